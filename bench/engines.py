@@ -1,0 +1,241 @@
+"""The engines: rowpool and its peers, each computing ``df.apply(job.row_fn, axis=1)`` its own way.
+
+An engine is a ``session(job, workers)`` context manager that yields ``call(df) -> result``. A cold
+run times the whole ``with`` block (pool start-up included, as a user calling the library once pays
+it); the ``start`` scenario opens the session once and times warm one-row calls.
+
+Imports of the engine's package happen inside the session, in the measured process: a peer that
+fails to import is an ERROR row, never a crash of the suite. ``env="pandas2"`` engines run under
+the interpreter of ``bench/.venv-pandas2`` (their releases fail to import on pandas 3).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bench.scenarios import Job, apply_rows
+
+Call = Callable[[pd.DataFrame], object]
+Session = Callable[[Job, int], AbstractContextManager[Call]]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One way of running a job. ``packages``: distributions whose versions the report lists."""
+
+    name: str
+    session: Session
+    summary: str
+    env: str = "main"  # "main" (the runner's python) or "pandas2" (bench/.venv-pandas2)
+    smoke: bool = False  # needs only what rowpool's test extras install
+    packages: tuple[str, ...] = ()
+    warm_session: Session | None = None  # for the "start" scenario, if not ``session``
+
+    def latency_session(self) -> Session:
+        """The session used to time warm one-row calls."""
+        return self.warm_session or self.session
+
+
+def _chunk_fn(job: Job) -> Callable[[pd.DataFrame], pd.Series]:
+    """A picklable ``chunk -> chunk.apply(row_fn, axis=1)`` for pools that pickle by reference."""
+    return functools.partial(apply_rows, row_fn=job.row_fn)
+
+
+def _concat(parts: list) -> pd.Series:
+    """Chunk results back into one result, in order (the empty job gives an empty float Series)."""
+    return pd.concat(parts) if parts else pd.Series([], dtype="float64")
+
+
+# ----------------------------------------------------------------------------- serial
+@contextlib.contextmanager
+def serial_session(job: Job, workers: int) -> Iterator[Call]:
+    """The reference: plain ``df.apply(f, axis=1)`` in one process."""
+    yield lambda df: df.apply(job.row_fn, axis=1)
+
+
+# ----------------------------------------------------------------------------- stdlib pools
+def _mp_session(method: str) -> Session:
+    @contextlib.contextmanager
+    def session(job: Job, workers: int) -> Iterator[Call]:
+        import multiprocessing
+
+        fn = _chunk_fn(job)
+        with multiprocessing.get_context(method).Pool(workers) as pool:
+            yield lambda df: _concat(list(pool.imap(fn, job.chunks(df, workers))))
+
+    session.__doc__ = f"``multiprocessing.Pool`` ({method}): chunk generator + ``imap`` + concat."
+    return session
+
+
+@contextlib.contextmanager
+def futures_session(job: Job, workers: int) -> Iterator[Call]:
+    """``concurrent.futures.ProcessPoolExecutor`` (default start method) + ``map`` + concat."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    fn = _chunk_fn(job)
+    with ProcessPoolExecutor(max_workers=workers) as executor:
+        yield lambda df: _concat(list(executor.map(fn, job.chunks(df, workers))))
+
+
+@contextlib.contextmanager
+def joblib_session(job: Job, workers: int) -> Iterator[Call]:
+    """joblib ``Parallel`` (loky backend, default auto-memmapping) over the same chunks."""
+    from joblib import Parallel, delayed
+
+    fn = delayed(_chunk_fn(job))
+    with Parallel(n_jobs=workers) as parallel:
+        yield lambda df: _concat(parallel(fn(chunk) for chunk in job.chunks(df, workers)))
+
+
+# ----------------------------------------------------------------------------- dask / swifter
+@contextlib.contextmanager
+def dask_session(job: Job, workers: int) -> Iterator[Call]:
+    """dask.dataframe ``from_pandas`` + ``apply(axis=1)``, processes scheduler."""
+    import dask.dataframe as dd
+
+    def call(df: pd.DataFrame):
+        rows = job.chunk_length(len(df), workers)
+        ddf = dd.from_pandas(df, chunksize=rows, sort=False)
+        out = ddf.apply(job.row_fn, axis=1, meta=(None, job.result_dtype))
+        return out.compute(scheduler="processes", num_workers=workers)
+
+    yield call
+
+
+@contextlib.contextmanager
+def swifter_session(job: Job, workers: int) -> Iterator[Call]:
+    """swifter ``df.swifter.apply(f, axis=1)``: it may vectorize, or use dask, or plain pandas."""
+    import swifter  # noqa: F401  (registers the accessor)
+
+    def call(df: pd.DataFrame):
+        acc = df.swifter.progress_bar(False).set_npartitions(workers * 4)
+        return acc.set_dask_scheduler("processes").apply(job.row_fn, axis=1)
+
+    yield call
+
+
+# ----------------------------------------------------------------------------- pandas-2 peers
+@contextlib.contextmanager
+def pandarallel_session(job: Job, workers: int) -> Iterator[Call]:
+    """pandarallel ``df.parallel_apply(f, axis=1)`` (fork, /dev/shm transfer)."""
+    from pandarallel import pandarallel
+
+    pandarallel.initialize(nb_workers=workers, progress_bar=False, verbose=0)
+    yield lambda df: df.parallel_apply(job.row_fn, axis=1)
+
+
+@contextlib.contextmanager
+def mapply_session(job: Job, workers: int) -> Iterator[Call]:
+    """mapply ``df.mapply(f, axis=1)`` (pathos/multiprocess)."""
+    import mapply
+
+    mapply.init(n_workers=workers, progressbar=False)
+    yield lambda df: df.mapply(job.row_fn, axis=1)
+
+
+@contextlib.contextmanager
+def parallel_pandas_session(job: Job, workers: int) -> Iterator[Call]:
+    """parallel-pandas ``df.p_apply(f, axis=1)``."""
+    from parallel_pandas import ParallelPandas
+
+    ParallelPandas.initialize(n_cpu=workers, disable_pr_bar=True)
+    yield lambda df: df.p_apply(job.row_fn, axis=1)
+
+
+# ----------------------------------------------------------------------------- rowpool
+@contextlib.contextmanager
+def rowpool_session(job: Job, workers: int) -> Iterator[Call]:
+    """rowpool, as a user calls it once: ``rowpool.apply`` (``map_batches`` for batch jobs)."""
+    import rowpool
+
+    if job.batches:
+        fn = _chunk_fn(job)
+        yield lambda df: rowpool.map_batches(df, fn, workers=workers, chunk_rows=job.chunk_rows)
+    else:
+        yield lambda df: rowpool.apply(df, job.row_fn, workers=workers)
+
+
+@contextlib.contextmanager
+def rowpool_pool_session(job: Job, workers: int) -> Iterator[Call]:
+    """rowpool with warm workers: ``with rowpool.Pool(workers) as pool: pool.apply(df, f)``."""
+    import rowpool
+
+    with rowpool.Pool(workers=workers) as pool:
+        if job.batches:
+            fn = _chunk_fn(job)
+            yield lambda df: pool.map_batches(df, fn, chunk_rows=job.chunk_rows)
+        else:
+            yield lambda df: pool.apply(df, job.row_fn)
+
+
+ENGINES: dict[str, Engine] = {
+    e.name: e
+    for e in (
+        Engine("serial", serial_session, "df.apply(f, axis=1), one process", smoke=True),
+        Engine(
+            "rowpool",
+            rowpool_session,
+            "rowpool.apply / map_batches (start: rowpool.Pool)",
+            smoke=True,
+            packages=("rowpool",),
+            warm_session=rowpool_pool_session,
+        ),
+        Engine(
+            "mp-fork", _mp_session("fork"), "multiprocessing.Pool (fork), chunks + imap", smoke=True
+        ),
+        Engine(
+            "mp-spawn",
+            _mp_session("spawn"),
+            "multiprocessing.Pool (spawn), chunks + imap",
+            smoke=True,
+        ),
+        Engine(
+            "futures",
+            futures_session,
+            "concurrent.futures.ProcessPoolExecutor, chunks + map",
+            smoke=True,
+        ),
+        Engine("joblib", joblib_session, "joblib.Parallel (loky), chunks", packages=("joblib",)),
+        Engine(
+            "dask",
+            dask_session,
+            "dask.dataframe apply(axis=1), processes scheduler",
+            packages=("dask",),
+        ),
+        Engine(
+            "swifter",
+            swifter_session,
+            "swifter apply(axis=1), dask processes",
+            packages=("swifter",),
+        ),
+        Engine(
+            "serial-pd2",
+            serial_session,
+            "df.apply(f, axis=1) under pandas 2 (baseline of the pandas-2 peers)",
+            env="pandas2",
+        ),
+        Engine(
+            "pandarallel",
+            pandarallel_session,
+            "pandarallel parallel_apply(axis=1)",
+            env="pandas2",
+            packages=("pandarallel",),
+        ),
+        Engine(
+            "mapply", mapply_session, "mapply mapply(axis=1)", env="pandas2", packages=("mapply",)
+        ),
+        Engine(
+            "parallel-pandas",
+            parallel_pandas_session,
+            "parallel-pandas p_apply(axis=1)",
+            env="pandas2",
+            packages=("parallel-pandas",),
+        ),
+    )
+}

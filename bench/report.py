@@ -1,0 +1,352 @@
+"""Turning measured runs into BENCHMARKS.md: per-scenario tables, the DESIGN.md §4 bars, plots.
+
+Input is the ``results`` document that ``bench/run.py`` keeps in ``results.json``:
+``{"runs": {scenario: {engine: row}}, "machine": {...}, "versions": {...}, "commands": [...]}``,
+where a row holds the medians over the repeats of one engine on one scenario (see ``run.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.engines import ENGINES
+from bench.scenarios import SCENARIOS
+
+MB = 1e6
+OK = "OK"
+
+
+# ----------------------------------------------------------------------------- derived metrics
+def serial_wall(rows: dict[str, dict]) -> float | None:
+    """Wall time of the serial reference of a scenario, if it ran."""
+    row = rows.get("serial")
+    return row["wall_s"] if row and row["status"] == OK else None
+
+
+def speedup(row: dict, rows: dict[str, dict]) -> float | None:
+    """Serial wall / this wall."""
+    base = serial_wall(rows)
+    if base is None or row["status"] != OK or not row.get("wall_s"):
+        return None
+    return base / row["wall_s"]
+
+
+def efficiency(row: dict, rows: dict[str, dict]) -> float | None:
+    """Parallel efficiency: serial work / (workers x wall)."""
+    s = speedup(row, rows)
+    return None if s is None else s / row["workers"]
+
+
+# ----------------------------------------------------------------------------- formatting
+def _num(value: float | None, fmt: str) -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def _mb(value: int | None) -> str:
+    return "–" if not value else f"{value / MB:,.0f}"
+
+
+def scenario_table(name: str, rows: dict[str, dict]) -> str:
+    """Markdown table of one scenario, engines in the suite's order."""
+    if SCENARIOS[name].latency:
+        head = (
+            "| engine | status | median ms | min ms | max ms | peak memory MB | note |\n"
+            "|---|---|--:|--:|--:|--:|---|"
+        )
+        lines = [head]
+        for engine, row in ordered(rows):
+            lat = row.get("latencies_ms") or []
+            lines.append(
+                f"| {engine} | {row['status']} | {_num(row.get('latency_ms'), '.1f')} | "
+                f"{_num(min(lat) if lat else None, '.1f')} | "
+                f"{_num(max(lat) if lat else None, '.1f')} | "
+                f"{_mb(row.get('memory_peak'))} | {row.get('note', '')} |"
+            )
+        return "\n".join(lines)
+    head = (
+        "| engine | status | wall s | rows/s | speedup | efficiency | peak memory MB "
+        "(PSS + /dev/shm) | max worker RSS MB | CPU s | note |\n"
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|"
+    )
+    lines = [head]
+    for engine, row in ordered(rows):
+        ok = row["status"] == OK
+        lines.append(
+            f"| {engine} | {row['status']} | {_num(row.get('wall_s') if ok else None, '.2f')} | "
+            f"{_num(row.get('rows_per_s') if ok else None, ',.0f')} | "
+            f"{_num(speedup(row, rows), '.2f')} | {_num(efficiency(row, rows), '.2f')} | "
+            f"{_mb(row.get('memory_peak'))} | {_mb(row.get('max_child_rss'))} | "
+            f"{_num(row.get('cpu_s') if ok else None, '.1f')} | {row.get('note', '')} |"
+        )
+    return "\n".join(lines)
+
+
+def ordered(rows: dict[str, dict]) -> list[tuple[str, dict]]:
+    """Rows in the order of ``ENGINES`` (unknown engines last)."""
+    order = {name: i for i, name in enumerate(ENGINES)}
+    return sorted(rows.items(), key=lambda kv: order.get(kv[0], len(order)))
+
+
+# ----------------------------------------------------------------------------- bars
+@dataclass(frozen=True)
+class Bar:
+    """One line of DESIGN.md §4: ``check(runs)`` gives (measured text, passed) or None."""
+
+    what: str
+    scenario: str
+    text: str
+    check: Callable[[dict[str, dict[str, dict]]], tuple[str, bool] | None]
+
+
+def _rowpool(runs: dict, scenario: str) -> dict | None:
+    row = runs.get(scenario, {}).get("rowpool")
+    return row if row and row["status"] == OK else None
+
+
+def _memory_bar(runs: dict) -> tuple[str, bool] | None:
+    row = _rowpool(runs, "bigmem")
+    if not row:
+        return None
+    limit = 1.15 * row["input_bytes"] + 300 * MB
+    return (
+        f"{row['memory_peak'] / MB:,.0f} MB vs limit {limit / MB:,.0f} MB "
+        f"(frame {row['input_bytes'] / MB:,.0f} MB)",
+        row["memory_peak"] <= limit,
+    )
+
+
+def _seed_bar(runs: dict) -> tuple[str, bool] | None:
+    row = _rowpool(runs, "seed")
+    if not row:
+        return None
+    return f"max worker RSS {row['max_child_rss'] / MB:,.0f} MB", row["max_child_rss"] <= 150 * MB
+
+
+def _overhead_bar(runs: dict) -> tuple[str, bool] | None:
+    row = _rowpool(runs, "overhead")
+    if not row:
+        return None
+    rows = runs["overhead"]
+    serial = rows.get("serial")
+    peer = rows.get("pandarallel")
+    parts, passed = [], True
+    for label, other, factor in (("serial", serial, 10), ("pandarallel", peer, 5)):
+        if other and other["status"] == OK:
+            ratio = row["rows_per_s"] / other["rows_per_s"]
+            parts.append(f"{ratio:.1f}x {label}")
+            passed &= ratio >= factor
+        else:
+            parts.append(f"{label}: not measured")
+            passed = False
+    return ", ".join(parts), passed
+
+
+def _efficiency_bar(scenario: str, floor: float) -> Callable[[dict], tuple[str, bool] | None]:
+    def check(runs: dict) -> tuple[str, bool] | None:
+        row = _rowpool(runs, scenario)
+        eff = efficiency(row, runs[scenario]) if row else None
+        return None if eff is None else (f"efficiency {eff:.2f}", eff >= floor)
+
+    return check
+
+
+def _start_bar(runs: dict) -> tuple[str, bool] | None:
+    row = _rowpool(runs, "start")
+    if not row:
+        return None
+    return f"{row['latency_ms']:.1f} ms", row["latency_ms"] < 50
+
+
+BARS = (
+    Bar(
+        "memory",
+        "bigmem",
+        "sum of PSS <= 1.15 x frame + 300 MB (4 GB frame, 2 workers)",
+        _memory_bar,
+    ),
+    Bar("seed", "seed", "no worker above 150 MB RSS", _seed_bar),
+    Bar(
+        "overhead",
+        "overhead",
+        ">= 10x rows/s of serial df.apply and >= 5x pandarallel",
+        _overhead_bar,
+    ),
+    Bar("heavy", "heavy", "parallel efficiency >= 0.95", _efficiency_bar("heavy", 0.95)),
+    Bar("skew", "skew", "parallel efficiency >= 0.90", _efficiency_bar("skew", 0.90)),
+    Bar(
+        "out of core",
+        "outofcore",
+        "peak PSS <= budget + 500 MB, output identical",
+        lambda runs: None,
+    ),
+    Bar("start", "start", "warm Pool, 1-row job < 50 ms", _start_bar),
+)
+
+
+def bars_table(runs: dict[str, dict[str, dict]]) -> str:
+    """Markdown table: bar, measured, pass / MISS / not measured (with rowpool's status)."""
+    lines = ["| bar | scenario | target | rowpool measured | result |", "|---|---|---|---|---|"]
+    for bar in BARS:
+        got = bar.check(runs)
+        if got is None:
+            row = runs.get(bar.scenario, {}).get("rowpool")
+            measured = f"rowpool {row['status']}" if row else "not run"
+            if not SCENARIOS[bar.scenario].enabled:
+                measured = "scenario not implemented yet"
+            verdict = "not measured"
+        else:
+            measured, passed = got
+            verdict = "pass" if passed else "**MISS**"
+        lines.append(f"| {bar.what} | {bar.scenario} | {bar.text} | {measured} | {verdict} |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- plots
+def plot_scenario(name: str, rows: dict[str, dict], path: Path) -> Path | None:
+    """Horizontal bars of time and peak memory per engine; None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    items = ordered(rows)
+    labels = [engine for engine, _ in items]
+    latency = SCENARIOS[name].latency
+    if latency:
+        times = [row.get("latency_ms") if row["status"] == OK else None for _, row in items]
+        time_label = "warm 1-row job, median ms"
+    else:
+        times = [row.get("wall_s") if row["status"] == OK else None for _, row in items]
+        time_label = "wall time, s"
+    mems = [(row.get("memory_peak") or 0) / MB or None for _, row in items]
+    colors = ["tab:red" if engine == "rowpool" else "tab:blue" for engine in labels]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(labels) + 1.6), sharey=True)
+    for ax, values, title in (
+        (axes[0], times, time_label),
+        (axes[1], mems, "peak memory, MB (PSS + /dev/shm)"),
+    ):
+        ax.barh(labels, [v or 0 for v in values], color=colors)
+        top = max([v for v in values if v] or [1])
+        for y, ((_, row), v) in enumerate(zip(items, values, strict=True)):
+            text = f"{v:,.3g}" if v else row["status"]
+            if row["status"] != OK:
+                text = row["status"]
+            ax.text((v or 0) + top * 0.01, y, text, va="center", fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlim(0, top * 1.25)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].invert_yaxis()
+    fig.suptitle(f"{name}: {SCENARIOS[name].summary}"[:110], fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------- the document
+def render(results: dict, md_path: Path, plot_dir: Path) -> str:
+    """BENCHMARKS.md text (writing the plots into ``plot_dir`` on the way)."""
+    runs = results["runs"]
+    machine = results["machine"]
+    out = ["# rowpool benchmarks", ""]
+    out.append(
+        "Generated by `bench/run.py` (do not edit by hand; rerun it). "
+        "Every run is one fresh process; numbers are medians over the repeats. "
+        "Method and caveats at the end."
+    )
+    out += ["", "## Machine", ""]
+    out.append(
+        f"- CPU: {machine['cpu']}, {machine['cores']} cores; RAM {machine['ram_gib']:.1f} "
+        f"GiB, swap {machine['swap_gib']:.1f} GiB; Linux {machine['kernel']}"
+    )
+    out.append(f"- measured on {results.get('date', '?')}")
+    out += [
+        "",
+        "## Commands",
+        "",
+        "```sh",
+        "bash bench/setup_peers.sh            # bench/.venv (pandas 3 + peers + rowpool from "
+        "this checkout) and bench/.venv-pandas2",
+        *[f"{c}" for c in results.get("commands", [])],
+        "python bench/run.py --smoke --out /tmp/rowpool-smoke   # CI: tiny sizes, exits "
+        "non-zero on any ERROR/WRONG",
+        "```",
+        "",
+    ]
+    out += ["## DESIGN.md §4 bars (rowpool)", "", bars_table(runs), ""]
+    out += ["## Scenarios", "", "| scenario | rows | what |", "|---|--:|---|"]
+    for name, sc in SCENARIOS.items():
+        rows = next(iter(runs.get(name, {}).values()), {}).get("rows")
+        shown = f"{rows:,}" if rows else ("–" if not sc.enabled else f"{sc.rows:,}")
+        out.append(f"| {name} | {shown} | {sc.summary} |")
+    out.append("")
+    for name in SCENARIOS:
+        if name not in runs:
+            continue
+        rows = runs[name]
+        any_row = next(iter(rows.values()))
+        out += [
+            f"## {name}",
+            "",
+            f"{SCENARIOS[name].summary}. {any_row['rows']:,} rows, input "
+            f"{any_row.get('input_bytes', 0) / MB:,.0f} MB, {any_row['workers']} workers, "
+            f"{any_row.get('repeat', 1)} repeat(s).",
+            "",
+            scenario_table(name, rows),
+            "",
+        ]
+        plot = plot_scenario(name, rows, plot_dir / f"{name}.png")
+        if plot:
+            rel = Path(_relpath(plot, md_path.parent))
+            out += [f"![{name}]({rel.as_posix()})", ""]
+    out += ["## Versions", "", "| package | main env | pandas-2 env |", "|---|---|---|"]
+    versions = results.get("versions", {})
+    names = sorted({k for env in versions.values() for k in env})
+    for pkg in names:
+        out.append(
+            f"| {pkg} | {versions.get('main', {}).get(pkg, '–')} | "
+            f"{versions.get('pandas2', {}).get(pkg, '–')} |"
+        )
+    out += ["", "## Engines", "", "| engine | what | interpreter |", "|---|---|---|"]
+    for engine in ENGINES.values():
+        env = "bench/.venv-pandas2 (pandas 2)" if engine.env == "pandas2" else "main"
+        out.append(f"| {engine.name} | {engine.summary} | {env} |")
+    out += ["", METHOD]
+    return "\n".join(out) + "\n"
+
+
+def _relpath(path: Path, start: Path) -> str:
+    import os
+
+    return os.path.relpath(path, start)
+
+
+METHOD = """## Method
+
+- **One fresh process per run** (`bench/child.py`): it builds the input, then times
+  `with session: call(df)`, so pool start-up and shutdown are in the wall time (a user calling the
+  library once pays them). The input is built before the clock starts and is in memory throughout.
+- **Memory**: every ~50 ms the runner reads `/proc/PID/smaps_rollup` of every process below it
+  (it is a child subreaper, so escaped workers still count). Memory = sum of `Pss` + what /dev/shm
+  gained during the run and no process maps (`max(0, shm growth - sum of Pss_Shmem)`). The peak
+  over the timed window is reported; it includes the input frame held by the parent.
+  *Max worker RSS* is the largest RSS of any process other than the run's own.
+- **CPU s**: user + system of the run's process over the timed window plus the last sampled CPU
+  time of every descendant.
+- **Efficiency** = serial wall / (workers x wall), serial = `df.apply(f, axis=1)` under pandas 3 in
+  the main env (serial-pd2 is the pandas-2 baseline for pandarallel, mapply, parallel-pandas).
+- **Correctness**: every result is compared with the serial result
+  (`pandas.testing.assert_series_equal`); a difference is a WRONG row.
+- **Chunk-based peers** (multiprocessing, concurrent.futures, joblib, dask) get 4 chunks per worker,
+  built by `df.iloc` slices, except in `seed`, where every engine that takes a chunk size uses
+  100-row chunks, and the multiprocessing/futures/joblib peers use the seed's in-place-drop
+  generator.
+- **Guards**: a run whose tree passes 20 GiB is killed (OOM); one past its time limit is killed
+  (TIMEOUT); a crash or exception is ERROR. Processes still alive 3 s after the run's process ended
+  are killed and counted in the note ("left N processes").
+"""

@@ -1,0 +1,268 @@
+"""Benchmark scenarios: the input table, the row function and how the "classic" peers chunk it.
+
+Everything here runs inside the measured process (``bench/child.py``) under pandas 2 or 3, so it
+needs only numpy and pandas. Row functions live at module level so that every engine can ship them
+to its workers (by reference: the runner puts the repository root on ``PYTHONPATH``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+# Pure-Python loop iterations per millisecond of CPU on the reference machine (AMD EPYC, 2 cores,
+# CPython 3.11): calibrated once and fixed so every engine does exactly the same work. The measured
+# serial time per row is what BENCHMARKS.md reports.
+SPIN_PER_MS = 17_000
+
+
+def spin(iterations: int) -> int:
+    """Burn CPU in pure Python (holds the GIL, cannot be vectorized); deterministic result."""
+    total = 0
+    for i in range(iterations):
+        total += i % 7
+    return total
+
+
+# ----------------------------------------------------------------------------- row functions
+def seed_row(row):
+    """Seed: a cheap row function reading three of the 1,000 float fields."""
+    return row["c0"] + row["c500"] * 2.0 - row["c999"]
+
+
+_BIGMEM_FIELDS = tuple(f"c{i}" for i in range(0, 1000, 100))
+
+
+def bigmem_row(row):
+    """Bigmem: read 10 fields spread over the 1,000 columns."""
+    total = 0.0
+    for name in _BIGMEM_FIELDS:
+        total += row[name]
+    return total
+
+
+def overhead_row(row):
+    """Overhead: trivial, but the branch on a string keeps ``df.apply`` from being vectorized."""
+    return row["a"] * 2 + row["i"] if row["s"] != "x" else 0.0
+
+
+def spin_row(row):
+    """Heavy and skew: ``row["n"]`` loop iterations of CPU work plus a value from the row."""
+    return spin(int(row["n"])) + row["v"]
+
+
+def start_row(row):
+    """Start: the smallest job there is."""
+    return row["v"] + 1.0
+
+
+def apply_rows(chunk: pd.DataFrame, row_fn: Callable) -> pd.Series:
+    """The chunk function of every chunk-based peer: ``chunk.apply(row_fn, axis=1)``."""
+    return chunk.apply(row_fn, axis=1)
+
+
+# ----------------------------------------------------------------------------- chunking
+def drop_inplace_chunks(df: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
+    """The Stack Overflow seed's generator: yield the head, then drop it from ``df`` in place.
+
+    ("Pandas and multiprocessing memory management: splitting a DataFrame into multiple chunks".)
+    Forked workers then share the frame copy-on-write while the parent keeps rewriting it.
+    """
+    while len(df):
+        yield df.iloc[:rows].copy()
+        df.drop(df.index[:rows], inplace=True)
+
+
+def slice_chunks(df: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
+    """Plain positional slices of ``rows`` rows (what ``np.array_split`` code does)."""
+    for start in range(0, len(df), rows):
+        yield df.iloc[start : start + rows]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What an engine is asked to compute: ``df.apply(row_fn, axis=1)``, and how peers chunk it.
+
+    ``chunk_rows`` fixes the chunk length for chunk-based peers (None: ``CHUNKS_PER_WORKER`` chunks
+    per worker, the classic split). ``batches`` makes rowpool run ``map_batches`` over
+    ``chunk_rows``-row chunks instead of ``apply``. ``drop_inplace`` selects the seed's generator.
+    """
+
+    row_fn: Callable
+    chunk_rows: int | None = None
+    drop_inplace: bool = False
+    batches: bool = False
+    result_dtype: str = "float64"
+
+    def chunk_length(self, n_rows: int, workers: int) -> int:
+        """Rows per chunk for chunk-based peers."""
+        if self.chunk_rows:
+            return self.chunk_rows
+        return max(1, math.ceil(n_rows / (CHUNKS_PER_WORKER * max(1, workers))))
+
+    def chunks(self, df: pd.DataFrame, workers: int) -> Iterator[pd.DataFrame]:
+        """The chunks a classic peer feeds to its pool, in order."""
+        rows = self.chunk_length(len(df), workers)
+        return drop_inplace_chunks(df, rows) if self.drop_inplace else slice_chunks(df, rows)
+
+
+CHUNKS_PER_WORKER = 4
+
+
+# ----------------------------------------------------------------------------- input tables
+def float_frame(n_rows: int, n_cols: int) -> pd.DataFrame:
+    """``n_rows`` x ``n_cols`` float64 frame with columns c0..c{n-1}, built in one pass over memory.
+
+    (Random numbers would cost ~15 s per 4 GB on this machine, per run; the values only need to be
+    distinct and deterministic.)
+    """
+    data = np.empty((n_rows, n_cols), dtype=np.float64)
+    np.add(
+        np.arange(n_rows, dtype=np.float64)[:, None] * 1e-3,
+        np.arange(n_cols, dtype=np.float64)[None, :],
+        out=data,
+    )
+    columns = [f"c{i}" for i in range(n_cols)]
+    return pd.DataFrame(data, columns=columns, copy=False)
+
+
+def mixed_frame(n_rows: int) -> pd.DataFrame:
+    """8 mixed columns: 3 float, 2 int, a string, a datetime and a bool."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "a": rng.random(n_rows),
+            "b": rng.random(n_rows),
+            "c": rng.random(n_rows),
+            "i": rng.integers(0, 1000, n_rows),
+            "j": rng.integers(0, 1000, n_rows),
+            "s": rng.choice(np.array(["x", "y", "z"], dtype=object), n_rows),
+            "t": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 10**8, n_rows), "s"),
+            "flag": rng.random(n_rows) > 0.5,
+        }
+    )
+
+
+def cost_frame(costs_ms: np.ndarray) -> pd.DataFrame:
+    """Rows costing ``costs_ms`` milliseconds each of pure-Python CPU (column ``n``), plus ``v``."""
+    n_rows = len(costs_ms)
+    return pd.DataFrame(
+        {
+            "n": np.rint(np.asarray(costs_ms, dtype=np.float64) * SPIN_PER_MS).astype(np.int64),
+            "v": np.arange(n_rows, dtype=np.float64) * 0.5,
+        }
+    )
+
+
+def skew_costs(n_rows: int, slow_fraction: float = 0.02) -> np.ndarray:
+    """Most rows 1 ms; the last ``slow_fraction`` of the rows 100 ms (clustered at the end)."""
+    costs = np.full(n_rows, 1.0)
+    slow = max(1, round(n_rows * slow_fraction))
+    costs[n_rows - slow :] = 100.0
+    return costs
+
+
+# ----------------------------------------------------------------------------- scenarios
+@dataclass(frozen=True)
+class Scenario:
+    """A benchmark scenario: ``make(rows)`` builds the input; the job says what to compute."""
+
+    name: str
+    summary: str
+    make: Callable[[int], pd.DataFrame]
+    job: Job
+    rows: int  # full size
+    smoke_rows: int
+    timeout_s: float  # per run, full size
+    latency: bool = False  # "start": time warm one-row calls instead of one cold run
+    enabled: bool = True
+
+    def n_rows(self, smoke: bool) -> int:
+        """Row count for the chosen size."""
+        return self.smoke_rows if smoke else self.rows
+
+
+# Start: a warm pool, one-row jobs; median of START_CALLS calls after one warm-up call.
+START_CALLS = 20
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            name="seed",
+            summary="the Stack Overflow case: 1,000 float columns, 100-row chunks, "
+            "in-place-drop chunk generator; rowpool runs map_batches(chunk_rows=100)",
+            make=lambda n: float_frame(n, 1000),
+            job=Job(seed_row, chunk_rows=100, drop_inplace=True, batches=True),
+            rows=10_000,
+            smoke_rows=1_000,
+            timeout_s=300,
+        ),
+        Scenario(
+            name="bigmem",
+            summary="1,000 float columns (~4 GB at full size), row function reads 10 fields",
+            make=lambda n: float_frame(n, 1000),
+            job=Job(bigmem_row),
+            rows=500_000,
+            smoke_rows=2_000,
+            timeout_s=600,
+        ),
+        Scenario(
+            name="overhead",
+            summary="8 mixed columns (float, int, str, datetime, bool), "
+            'lambda r: r["a"] * 2 + r["i"] if r["s"] != "x" else 0.0',
+            make=mixed_frame,
+            job=Job(overhead_row),
+            rows=1_000_000,
+            smoke_rows=5_000,
+            timeout_s=600,
+        ),
+        Scenario(
+            name="heavy",
+            summary="every row ~20 ms of pure-Python CPU",
+            make=lambda n: cost_frame(np.full(n, 20.0)),
+            job=Job(spin_row),
+            rows=1_000,
+            smoke_rows=20,
+            timeout_s=300,
+        ),
+        Scenario(
+            name="skew",
+            summary="98% of rows ~1 ms, the last 2% ~100 ms each",
+            make=lambda n: cost_frame(skew_costs(n)),
+            job=Job(spin_row),
+            rows=4_000,
+            smoke_rows=100,
+            timeout_s=300,
+        ),
+        Scenario(
+            name="start",
+            summary=f"warm pool, one-row job: time to result, median of {START_CALLS} calls",
+            make=lambda n: pd.DataFrame({"v": np.arange(n, dtype=np.float64)}),
+            job=Job(start_row),
+            rows=1,
+            smoke_rows=1,
+            timeout_s=300,
+            latency=True,
+        ),
+        # Hook for the out-of-core bar (DESIGN.md §4): a Parquet file 2x larger than rowpool's
+        # memory budget, ``rowpool.apply(path, func, output=...)``; peers read it with pandas or
+        # dask. Enable it once rowpool has file sources: ``make`` then returns a path (written
+        # once, cached), engines that cannot stream files report ERROR, and the bar
+        # (``report.BARS``) compares the peak PSS with the budget.
+        Scenario(
+            name="outofcore",
+            summary="(not implemented yet) Parquet file 2x the memory budget, streamed",
+            make=lambda n: float_frame(n, 1000),
+            job=Job(bigmem_row),
+            rows=0,
+            smoke_rows=0,
+            timeout_s=600,
+            enabled=False,
+        ),
+    )
+}
