@@ -34,6 +34,7 @@ class Engine:
     summary: str
     env: str = "main"  # "main" (the runner's python) or "pandas2" (bench/.venv-pandas2)
     smoke: bool = False  # needs only what rowpool's test extras install
+    parallel: bool = True  # False for the one-process baselines (no efficiency reported)
     packages: tuple[str, ...] = ()
     warm_session: Session | None = None  # for the "start" scenario, if not ``session``
 
@@ -177,7 +178,13 @@ def rowpool_pool_session(job: Job, workers: int) -> Iterator[Call]:
 ENGINES: dict[str, Engine] = {
     e.name: e
     for e in (
-        Engine("serial", serial_session, "df.apply(f, axis=1), one process", smoke=True),
+        Engine(
+            "serial",
+            serial_session,
+            "df.apply(f, axis=1), one process",
+            smoke=True,
+            parallel=False,
+        ),
         Engine(
             "rowpool",
             rowpool_session,
@@ -211,7 +218,7 @@ ENGINES: dict[str, Engine] = {
         Engine(
             "swifter",
             swifter_session,
-            "swifter apply(axis=1), dask processes",
+            "swifter apply(axis=1): vectorized if it can, else dask processes or pandas",
             packages=("swifter",),
         ),
         Engine(
@@ -219,6 +226,7 @@ ENGINES: dict[str, Engine] = {
             serial_session,
             "df.apply(f, axis=1) under pandas 2 (baseline of the pandas-2 peers)",
             env="pandas2",
+            parallel=False,
         ),
         Engine(
             "pandarallel",

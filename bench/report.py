@@ -33,10 +33,11 @@ def speedup(row: dict, rows: dict[str, dict]) -> float | None:
     return base / row["wall_s"]
 
 
-def efficiency(row: dict, rows: dict[str, dict]) -> float | None:
-    """Parallel efficiency: serial work / (workers x wall)."""
+def efficiency(engine: str, row: dict, rows: dict[str, dict]) -> float | None:
+    """Parallel efficiency: serial work / (workers x wall); None for one-process baselines."""
     s = speedup(row, rows)
-    return None if s is None else s / row["workers"]
+    parallel = ENGINES[engine].parallel if engine in ENGINES else True
+    return None if s is None or not parallel else s / row["workers"]
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -76,7 +77,7 @@ def scenario_table(name: str, rows: dict[str, dict]) -> str:
         lines.append(
             f"| {engine} | {row['status']} | {_num(row.get('wall_s') if ok else None, '.2f')} | "
             f"{_num(row.get('rows_per_s') if ok else None, ',.0f')} | "
-            f"{_num(speedup(row, rows), '.2f')} | {_num(efficiency(row, rows), '.2f')} | "
+            f"{_num(speedup(row, rows), '.2f')} | {_num(efficiency(engine, row, rows), '.2f')} | "
             f"{_mb(row.get('memory_peak'))} | {_mb(row.get('max_child_rss'))} | "
             f"{_num(row.get('cpu_s') if ok else None, '.1f')} | {row.get('note', '')} |"
         )
@@ -146,7 +147,7 @@ def _overhead_bar(runs: dict) -> tuple[str, bool] | None:
 def _efficiency_bar(scenario: str, floor: float) -> Callable[[dict], tuple[str, bool] | None]:
     def check(runs: dict) -> tuple[str, bool] | None:
         row = _rowpool(runs, scenario)
-        eff = efficiency(row, runs[scenario]) if row else None
+        eff = efficiency("rowpool", row, runs[scenario]) if row else None
         return None if eff is None else (f"efficiency {eff:.2f}", eff >= floor)
 
     return check

@@ -39,19 +39,8 @@ from bench.scenarios import SCENARIOS, Scenario  # noqa: E402
 PANDAS2_PYTHON = HERE / ".venv-pandas2" / "bin" / "python"
 SMOKE_TIMEOUT_S = 120
 STATUS_ORDER = ("OK", "WRONG", "ERROR", "TIMEOUT", "OOM")  # the worst of the repeats is reported
-VERSION_PACKAGES = (
-    "pandas",
-    "numpy",
-    "pyarrow",
-    "cloudpickle",
-    "psutil",
-    "joblib",
-    "dask",
-    "swifter",
-    "pandarallel",
-    "mapply",
-    "parallel-pandas",
-    "rowpool",
+VERSION_PACKAGES = ("pandas", "numpy", "pyarrow", "cloudpickle", "psutil", "matplotlib") + tuple(
+    dict.fromkeys(pkg for engine in ENGINES.values() for pkg in engine.packages)
 )
 
 
@@ -335,7 +324,9 @@ def main(argv: list[str] | None = None) -> int:
         "main": Path(sys.executable),
         "pandas2": args.pandas2_python if args.pandas2_python.exists() else None,
     }
-    command = "python bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    exe = Path(sys.executable)
+    python = os.path.relpath(exe, ROOT) if exe.is_relative_to(ROOT) else "python"
+    command = f"{python} bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     print(f"{command}\n-> {md_path}")
 
     results = json.loads(json_path.read_text()) if json_path.exists() else {}
