@@ -25,6 +25,10 @@ class Supervisor {
     ExitStatus status;     // kExited: how the worker ended (it is already reaped and removed)
   };
 
+  Supervisor() = default;
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
   // Spawns `argv` + ["--queue-fd", N] where N is the worker's end of a new queue; `shared_fds` are
   // inherited too (e.g. the arena segment). Returns the new worker's id (never reused).
   std::uint64_t spawn(const std::vector<std::string>& argv, const std::vector<int>& shared_fds);

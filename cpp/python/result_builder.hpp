@@ -1,0 +1,41 @@
+// ResultBuilder: collects the results of one chunk and classifies them as they arrive, so that a
+// chunk of floats travels as one float64 buffer instead of pickled scalars. The classes are chosen
+// so that the parent can rebuild exactly what pandas infers from the same list of values.
+// Worker-process object; holds references, so the GIL must be held.
+#pragma once
+
+#include <Python.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace rowpool::python {
+
+// Must match rowpool._protocol.ResultKind.
+enum class ResultKind : int { kEmpty = 0, kFloat = 1, kInt = 2, kBool = 3, kStr = 4, kObject = 5 };
+
+class ResultBuilder {
+ public:
+  ResultBuilder() = default;
+  ResultBuilder(const ResultBuilder&) = delete;
+  ResultBuilder& operator=(const ResultBuilder&) = delete;
+  ~ResultBuilder();
+
+  // Takes a new reference to `value`.
+  void append(PyObject* value);
+  std::size_t size() const noexcept { return values_.size(); }
+
+  // (kind, payload, has_none): payload is bytes of float64/int64/bool for those kinds (None counts
+  // as NaN in float64), else a list of the values. Returns a new reference or null with an error.
+  PyObject* finish();
+
+ private:
+  ResultKind classify(PyObject* value) const;
+  PyObject* pack_numeric();
+
+  std::vector<PyObject*> values_;  // owned references
+  ResultKind kind_ = ResultKind::kEmpty;
+  bool has_none_ = false;
+};
+
+}  // namespace rowpool::python

@@ -1,0 +1,348 @@
+#include "python/row.hpp"
+
+#include <structmember.h>
+
+namespace rowpool::python {
+namespace {
+
+PyTypeObject* row_type = nullptr;
+PyTypeObject* batch_type = nullptr;
+
+// The source is a Python object (rowpool._rows.RowSource) that knows the pandas side: column names,
+// the per-row values of a column, the row labels, and how to build a genuine Series for a row.
+struct RowBatch {
+  PyObject_HEAD PyObject* source;
+  PyObject* lookup;       // dict: column label -> position (-1 for duplicated labels)
+  PyObject* attr_lookup;  // dict: column label reachable as an attribute -> position
+  PyObject* labels;       // list: row labels of this chunk
+  PyObject* columns;      // list: per column, its per-row values (a list) or None until read
+  Py_ssize_t rows;
+};
+
+struct Row {
+  PyObject_HEAD RowBatch* batch;
+  Py_ssize_t pos;
+};
+
+// Value of column `column` at row `pos` (new reference); materialises the column on first use.
+PyObject* cell(RowBatch* batch, Py_ssize_t column, Py_ssize_t pos) {
+  PyObject* values = PyList_GET_ITEM(batch->columns, column);
+  if (values == Py_None) {
+    values = PyObject_CallMethod(batch->source, "column", "n", column);
+    if (values == nullptr) return nullptr;
+    if (!PyList_CheckExact(values) || PyList_GET_SIZE(values) != batch->rows) {
+      Py_DECREF(values);
+      PyErr_SetString(PyExc_RuntimeError, "RowSource.column must return a list, one value a row");
+      return nullptr;
+    }
+    PyList_SetItem(batch->columns, column, values);  // steals the reference
+  }
+  PyObject* value = PyList_GET_ITEM(values, pos);
+  Py_INCREF(value);
+  return value;
+}
+
+// Position of `key` in `table`, -1 when absent or not a single column; -2 with an error set.
+Py_ssize_t find(PyObject* table, PyObject* key) {
+  PyObject* found = PyDict_GetItemWithError(table, key);
+  if (found == nullptr) {
+    if (!PyErr_Occurred()) return -1;
+    if (!PyErr_ExceptionMatches(PyExc_TypeError)) return -2;
+    PyErr_Clear();  // unhashable key (a list of labels): the Series path answers it
+    return -1;
+  }
+  return PyLong_AsSsize_t(found);
+}
+
+PyObject* series_of(Row* row) {
+  return row_batch_series(reinterpret_cast<PyObject*>(row->batch), row->pos);
+}
+
+// Calls `name` on the genuine Series of this row with `args` (the slow path for everything else).
+PyObject* delegate(Row* row, const char* name, PyObject* args, PyObject* kwargs) {
+  PyObject* series = series_of(row);
+  if (series == nullptr) return nullptr;
+  PyObject* method = PyObject_GetAttrString(series, name);
+  Py_DECREF(series);
+  if (method == nullptr) return nullptr;
+  PyObject* result = PyObject_Call(method, args, kwargs);
+  Py_DECREF(method);
+  return result;
+}
+
+PyObject* row_subscript(PyObject* self, PyObject* key) {
+  Row* row = reinterpret_cast<Row*>(self);
+  const Py_ssize_t column = find(row->batch->lookup, key);
+  if (column >= 0) return cell(row->batch, column, row->pos);
+  if (column == -2) return nullptr;
+  PyObject* series = series_of(row);
+  if (series == nullptr) return nullptr;
+  PyObject* result = PyObject_GetItem(series, key);  // pandas' own KeyError / list selection
+  Py_DECREF(series);
+  return result;
+}
+
+PyObject* row_getattro(PyObject* self, PyObject* name) {
+  Row* row = reinterpret_cast<Row*>(self);
+  const Py_ssize_t column = find(row->batch->attr_lookup, name);
+  if (column >= 0) return cell(row->batch, column, row->pos);
+  if (column == -2) return nullptr;
+  PyObject* own = PyObject_GenericGetAttr(self, name);
+  if (own != nullptr || !PyErr_ExceptionMatches(PyExc_AttributeError)) return own;
+  PyErr_Clear();
+  PyObject* series = series_of(row);  // Series methods: row.sum(), row.dtype, row.isna() ...
+  if (series == nullptr) return nullptr;
+  PyObject* result = PyObject_GetAttr(series, name);
+  Py_DECREF(series);
+  return result;
+}
+
+Py_ssize_t row_length(PyObject* self) {
+  return PyList_GET_SIZE(reinterpret_cast<Row*>(self)->batch->columns);
+}
+
+int row_contains(PyObject* self, PyObject* key) {
+  const Py_ssize_t column = find(reinterpret_cast<Row*>(self)->batch->lookup, key);
+  if (column == -2) return -1;
+  if (column >= 0) return 1;
+  return PyDict_Contains(reinterpret_cast<Row*>(self)->batch->lookup, key) == 1 ? 1 : 0;
+}
+
+PyObject* row_iter(PyObject* self) {
+  PyObject* series = series_of(reinterpret_cast<Row*>(self));
+  if (series == nullptr) return nullptr;
+  PyObject* iterator = PyObject_GetIter(series);  // pandas yields Python scalars here
+  Py_DECREF(series);
+  return iterator;
+}
+
+PyObject* row_repr(PyObject* self) {
+  PyObject* series = series_of(reinterpret_cast<Row*>(self));
+  if (series == nullptr) return nullptr;
+  PyObject* text = PyObject_Repr(series);
+  Py_DECREF(series);
+  return text;
+}
+
+void row_dealloc(PyObject* self) {
+  Py_XDECREF(reinterpret_cast<Row*>(self)->batch);
+  PyTypeObject* type = Py_TYPE(self);
+  type->tp_free(self);
+  Py_DECREF(type);
+}
+
+PyObject* row_name(PyObject* self, void*) {
+  Row* row = reinterpret_cast<Row*>(self);
+  PyObject* label = PyList_GET_ITEM(row->batch->labels, row->pos);
+  Py_INCREF(label);
+  return label;
+}
+
+PyObject* row_index(PyObject* self, void*) {
+  return PyObject_GetAttrString(reinterpret_cast<Row*>(self)->batch->source, "columns");
+}
+
+PyObject* row_values(PyObject* self, void*) {
+  PyObject* series = series_of(reinterpret_cast<Row*>(self));
+  if (series == nullptr) return nullptr;
+  PyObject* values = PyObject_GetAttrString(series, "values");
+  Py_DECREF(series);
+  return values;
+}
+
+PyObject* row_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs < 1 || nargs > 2) {
+    PyErr_SetString(PyExc_TypeError, "get(key, default=None)");
+    return nullptr;
+  }
+  Row* row = reinterpret_cast<Row*>(self);
+  const Py_ssize_t column = find(row->batch->lookup, args[0]);
+  if (column >= 0) return cell(row->batch, column, row->pos);
+  if (column == -2) return nullptr;
+  PyObject* tuple = PyTuple_New(nargs);
+  for (Py_ssize_t i = 0; i < nargs; ++i) {
+    Py_INCREF(args[i]);
+    PyTuple_SET_ITEM(tuple, i, args[i]);
+  }
+  PyObject* result = delegate(row, "get", tuple, nullptr);
+  Py_DECREF(tuple);
+  return result;
+}
+
+#define ROWPOOL_DELEGATE(method)                                             \
+  PyObject* row_##method(PyObject* self, PyObject* args, PyObject* kwargs) { \
+    return delegate(reinterpret_cast<Row*>(self), #method, args, kwargs);    \
+  }
+ROWPOOL_DELEGATE(to_dict)
+ROWPOOL_DELEGATE(items)
+ROWPOOL_DELEGATE(keys)
+ROWPOOL_DELEGATE(__array__)
+#undef ROWPOOL_DELEGATE
+
+PyObject* row_to_series_method(PyObject* self, PyObject*) {
+  return series_of(reinterpret_cast<Row*>(self));
+}
+
+// Pickling a row (e.g. returned as a result) pickles the equivalent pandas Series.
+PyObject* row_reduce(PyObject* self, PyObject*) {
+  PyObject* series = series_of(reinterpret_cast<Row*>(self));
+  if (series == nullptr) return nullptr;
+  PyObject* reduced = PyObject_CallMethod(series, "__reduce__", nullptr);
+  Py_DECREF(series);
+  return reduced;
+}
+
+PyMethodDef row_methods[] = {
+    {"get", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(row_get)), METH_FASTCALL,
+     "get(key, default=None): the value of column `key`, or `default` when there is none."},
+    {"to_dict", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(row_to_dict)),
+     METH_VARARGS | METH_KEYWORDS, "Like pandas.Series.to_dict()."},
+    {"items", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(row_items)),
+     METH_VARARGS | METH_KEYWORDS, "Like pandas.Series.items(): (column, value) pairs."},
+    {"keys", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(row_keys)),
+     METH_VARARGS | METH_KEYWORDS, "The column labels, like pandas.Series.keys()."},
+    {"__array__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(row___array__)),
+     METH_VARARGS | METH_KEYWORDS, "numpy conversion, like pandas.Series.__array__."},
+    {"to_series", row_to_series_method, METH_NOARGS, "The row as a genuine pandas.Series."},
+    {"__reduce__", row_reduce, METH_NOARGS, "Pickles as the equivalent pandas.Series."},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyGetSetDef row_getset[] = {
+    {"name", row_name, nullptr, "The row's index label (a tuple for a MultiIndex).", nullptr},
+    {"index", row_index, nullptr, "The column labels (a pandas.Index).", nullptr},
+    {"values", row_values, nullptr, "The row's values, like pandas.Series.values.", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+PyType_Slot row_slots[] = {
+    {Py_tp_doc, const_cast<char*>(
+                    "One row of the frame, as handed to the applied function. Behaves like the "
+                    "pandas row Series for everyday use; other Series attributes are answered by a "
+                    "genuine Series built on demand.")},
+    {Py_tp_dealloc, reinterpret_cast<void*>(row_dealloc)},
+    {Py_tp_getattro, reinterpret_cast<void*>(row_getattro)},
+    {Py_tp_repr, reinterpret_cast<void*>(row_repr)},
+    {Py_tp_iter, reinterpret_cast<void*>(row_iter)},
+    {Py_tp_methods, row_methods},
+    {Py_tp_getset, row_getset},
+    {Py_mp_subscript, reinterpret_cast<void*>(row_subscript)},
+    {Py_mp_length, reinterpret_cast<void*>(row_length)},
+    {Py_sq_contains, reinterpret_cast<void*>(row_contains)},
+    {0, nullptr}};
+
+PyType_Spec row_spec = {"rowpool._core.Row", sizeof(Row), 0, Py_TPFLAGS_DEFAULT, row_slots};
+
+// RowBatch(source): `source` provides lookup, attr_lookup, labels, columns (Index), column(j)
+// and series(pos).
+PyObject* batch_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"source", nullptr};
+  PyObject* source = nullptr;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O", const_cast<char**>(keywords), &source))
+    return nullptr;
+  PyObject* lookup = PyObject_GetAttrString(source, "lookup");
+  PyObject* attr_lookup = PyObject_GetAttrString(source, "attr_lookup");
+  PyObject* labels = PyObject_GetAttrString(source, "labels");
+  PyObject* width = PyObject_GetAttrString(source, "width");
+  auto fail = [&]() -> PyObject* {
+    Py_XDECREF(lookup);
+    Py_XDECREF(attr_lookup);
+    Py_XDECREF(labels);
+    Py_XDECREF(width);
+    return nullptr;
+  };
+  if (!lookup || !attr_lookup || !labels || !width) return fail();
+  if (!PyDict_CheckExact(lookup) || !PyDict_CheckExact(attr_lookup) || !PyList_CheckExact(labels)) {
+    PyErr_SetString(PyExc_TypeError, "RowSource needs dict lookups and a list of labels");
+    return fail();
+  }
+  const Py_ssize_t columns = PyLong_AsSsize_t(width);
+  if (columns < 0) return fail();
+  Py_DECREF(width);
+  width = nullptr;
+  auto* batch = reinterpret_cast<RowBatch*>(type->tp_alloc(type, 0));
+  if (batch == nullptr) return fail();
+  batch->columns = PyList_New(columns);
+  for (Py_ssize_t i = 0; i < columns; ++i) {
+    Py_INCREF(Py_None);
+    PyList_SET_ITEM(batch->columns, i, Py_None);
+  }
+  Py_INCREF(source);
+  batch->source = source;
+  batch->lookup = lookup;
+  batch->attr_lookup = attr_lookup;
+  batch->labels = labels;
+  batch->rows = PyList_GET_SIZE(labels);
+  return reinterpret_cast<PyObject*>(batch);
+}
+
+void batch_dealloc(PyObject* self) {
+  auto* batch = reinterpret_cast<RowBatch*>(self);
+  Py_XDECREF(batch->source);
+  Py_XDECREF(batch->lookup);
+  Py_XDECREF(batch->attr_lookup);
+  Py_XDECREF(batch->labels);
+  Py_XDECREF(batch->columns);
+  PyTypeObject* type = Py_TYPE(self);
+  type->tp_free(self);
+  Py_DECREF(type);
+}
+
+Py_ssize_t batch_length(PyObject* self) { return reinterpret_cast<RowBatch*>(self)->rows; }
+
+PyObject* batch_item(PyObject* self, Py_ssize_t pos) {
+  if (pos < 0 || pos >= reinterpret_cast<RowBatch*>(self)->rows) {
+    PyErr_SetString(PyExc_IndexError, "row position out of range");
+    return nullptr;
+  }
+  return make_row(self, pos, nullptr);
+}
+
+PyType_Slot batch_slots[] = {
+    {Py_tp_doc, const_cast<char*>("The rows of one chunk; batch[i] is a Row.")},
+    {Py_tp_new, reinterpret_cast<void*>(batch_new)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(batch_dealloc)},
+    {Py_sq_length, reinterpret_cast<void*>(batch_length)},
+    {Py_sq_item, reinterpret_cast<void*>(batch_item)},
+    {0, nullptr}};
+
+PyType_Spec batch_spec = {"rowpool._core.RowBatch", sizeof(RowBatch), 0, Py_TPFLAGS_DEFAULT,
+                          batch_slots};
+
+}  // namespace
+
+bool register_row_types(PyObject* module) {
+  row_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&row_spec));
+  batch_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&batch_spec));
+  if (row_type == nullptr || batch_type == nullptr) return false;
+  Py_INCREF(row_type);
+  Py_INCREF(batch_type);
+  return PyModule_AddObject(module, "Row", reinterpret_cast<PyObject*>(row_type)) == 0 &&
+         PyModule_AddObject(module, "RowBatch", reinterpret_cast<PyObject*>(batch_type)) == 0;
+}
+
+PyObject* make_row(PyObject* batch, Py_ssize_t pos, PyObject* recycled) {
+  Row* row = reinterpret_cast<Row*>(recycled);
+  if (row != nullptr && Py_REFCNT(recycled) == 1 &&
+      row->batch == reinterpret_cast<RowBatch*>(batch)) {
+    Py_INCREF(recycled);
+    row->pos = pos;
+    return recycled;
+  }
+  row = PyObject_New(Row, row_type);
+  if (row == nullptr) return nullptr;
+  Py_INCREF(batch);
+  row->batch = reinterpret_cast<RowBatch*>(batch);
+  row->pos = pos;
+  return reinterpret_cast<PyObject*>(row);
+}
+
+bool is_row(PyObject* object) { return Py_TYPE(object) == row_type; }
+bool is_row_batch(PyObject* object) { return Py_TYPE(object) == batch_type; }
+Py_ssize_t row_batch_length(PyObject* batch) { return reinterpret_cast<RowBatch*>(batch)->rows; }
+
+PyObject* row_batch_series(PyObject* batch, Py_ssize_t pos) {
+  return PyObject_CallMethod(reinterpret_cast<RowBatch*>(batch)->source, "series", "n", pos);
+}
+
+PyObject* row_to_series(PyObject* row) { return series_of(reinterpret_cast<Row*>(row)); }
+
+}  // namespace rowpool::python

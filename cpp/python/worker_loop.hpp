@@ -1,0 +1,17 @@
+// The per-row loop of a worker: builds each row, calls the user's function, and feeds the
+// ResultBuilder. The only per-row work is the call itself plus a type check of its result.
+// Runs in a worker process with the GIL held (the user's function needs it).
+#pragma once
+
+#include <Python.h>
+
+namespace rowpool::python {
+
+// Calls `func(row, *args, **kwargs)` for every row of `batch` (a RowBatch); with `series_rows` the
+// row is a genuine pandas Series. An exception raised for a row is recorded as (position,
+// exception) in the failures list and that row's result becomes None; with `stop_on_error` the loop
+// ends at the first failure. Returns (kind, payload, has_none, failures) or null with an error set.
+PyObject* run_rows(PyObject* func, PyObject* batch, PyObject* args, PyObject* kwargs,
+                   bool stop_on_error, bool series_rows);
+
+}  // namespace rowpool::python

@@ -1,0 +1,33 @@
+"""Wire protocol between the parent and its workers (message kinds and the task record).
+
+Every message is a fixed header ``(kind, flags, tag, arg0, arg1, payload_bytes)`` plus a payload,
+carried by the C++ MessageQueue. Bulk data (input chunks, results that fit) live in the arena.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+
+# parent -> worker
+JOB = 1  # payload: cloudpickled JobSpec; tag: job id
+TASK = 2  # payload: TASK_RECORD; tag: chunk id
+# worker -> parent
+RESULT = 10  # tag: chunk id; flags: IN_ARENA or 0; arg0: result bytes; arg1: compute nanoseconds
+JOB_FAILED = 11  # payload: pickled (what, type name, message, traceback); tag: job id
+
+IN_ARENA = 1
+
+# chunk offset, chunk bytes, result offset, result capacity, first row, end row
+TASK_RECORD = struct.Struct("<6Q")
+
+
+class ResultKind(enum.IntEnum):
+    """How a chunk's results travel; must match cpp/python/result_builder.hpp."""
+
+    EMPTY = 0
+    FLOAT = 1
+    INT = 2
+    BOOL = 3
+    STR = 4
+    OBJECT = 5

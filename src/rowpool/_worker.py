@@ -1,0 +1,138 @@
+"""Worker process: ``python -m rowpool._worker --segment-fd F --parent-pid P --queue-fd Q``.
+
+Spawned by the parent's Supervisor (never forked from the big parent). It maps the arena, then
+loops: receive a message (GIL released while waiting), decode the chunk from the arena, run the C++
+row loop, write the result back (into the arena when it fits, else inline), report. It exits when
+its queue closes (the parent shut it down or died); PR_SET_PDEATHSIG covers a parent SIGKILLed while
+a row is running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import signal
+import sys
+import time
+import traceback
+
+from . import _core, _protocol
+from ._rows import JobContext, RowSource, chunk_frame, decode_chunk
+
+
+def _describe(exc: BaseException) -> tuple:
+    kind = type(exc)
+    try:
+        original = pickle.dumps(kind)
+    except Exception:
+        original = None
+    return (
+        f"{kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins" else kind.__qualname__,
+        str(exc),
+        "".join(traceback.format_exception(exc)),
+        original,
+    )
+
+
+class Worker:
+    def __init__(self, queue: _core.MessageQueue, memory):
+        self.queue = queue
+        self.memory = memory
+        self.context: JobContext | None = None
+        self.job_id = 0
+
+    def serve(self) -> int:
+        while True:
+            try:
+                header, payload = self.queue.receive()
+            except Exception:  # QueueClosed: the parent is done with us or gone
+                return 0
+            kind, _flags, tag = header[0], header[1], header[2]
+            if kind == _protocol.JOB:
+                self.load_job(tag, payload)
+            elif kind == _protocol.TASK:
+                self.run_task(tag, payload)
+
+    def load_job(self, job_id: int, payload: bytes) -> None:
+        self.job_id = job_id
+        try:
+            parent_path, spec_bytes = pickle.loads(payload)
+            sys.path.extend(p for p in parent_path if p not in sys.path)
+            spec = pickle.loads(spec_bytes)
+            self.context = JobContext(spec)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+            self.context = None
+            info = pickle.dumps(
+                ("the function or its arguments could not be unpickled in the worker",) + _describe(exc)[:3]
+            )
+            self.queue.send(_protocol.JOB_FAILED, 0, job_id, 0, 0, info)
+
+    def run_task(self, chunk_id: int, payload: bytes) -> None:
+        if self.context is None:
+            return  # the job failed to load; the parent already knows
+        (chunk_offset, _chunk_bytes, result_offset, result_capacity, _begin, _end) = (
+            _protocol.TASK_RECORD.unpack(payload)
+        )
+        spec = self.context.spec
+        started = time.perf_counter()
+        index, arrays = decode_chunk(self.memory, chunk_offset, spec.codecs)
+        if spec.mode == "rows":
+            outcome = self.run_rows(index, arrays)
+        else:
+            outcome = self.run_batch(index, arrays)
+        elapsed_ns = int((time.perf_counter() - started) * 1e9)
+        try:
+            result = pickle.dumps(outcome, protocol=5)
+        except Exception:
+            import cloudpickle
+
+            try:
+                result = cloudpickle.dumps(outcome, protocol=5)
+            except Exception as exc:  # an unpicklable result: report it as this chunk's failure
+                failure = (0,) + _describe(exc)
+                result = pickle.dumps((_protocol.ResultKind.EMPTY, b"", False, [failure]), protocol=5)
+        del index, arrays  # views into the arena: drop them before the parent reuses the block
+        if len(result) <= result_capacity:
+            self.memory[result_offset : result_offset + len(result)] = memoryview(result).cast("B")
+            self.queue.send(_protocol.RESULT, _protocol.IN_ARENA, chunk_id, len(result), elapsed_ns, b"")
+        else:
+            self.queue.send(_protocol.RESULT, 0, chunk_id, len(result), elapsed_ns, result)
+
+    def run_rows(self, index, arrays):
+        spec = self.context.spec
+        batch = _core.RowBatch(RowSource(self.context, index, arrays))
+        kind, data, has_none, failures = _core.run_rows(
+            spec.func,
+            batch,
+            tuple(spec.args),
+            spec.kwargs or None,
+            spec.errors == "raise",
+            spec.row_type == "series",
+        )
+        return kind, data, has_none, [(pos,) + _describe(exc) for pos, exc in failures]
+
+    def run_batch(self, index, arrays):
+        spec = self.context.spec
+        try:
+            value = spec.func(chunk_frame(spec, index, arrays), *spec.args, **(spec.kwargs or {}))
+        except BaseException as exc:  # noqa: BLE001 - the parent decides what to do with it
+            return _protocol.ResultKind.OBJECT, [None], True, [(0,) + _describe(exc)]
+        return _protocol.ResultKind.OBJECT, [value], False, []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rowpool._worker")
+    parser.add_argument("--segment-fd", type=int, required=True)
+    parser.add_argument("--parent-pid", type=int, required=True)
+    parser.add_argument("--queue-fd", type=int, required=True)
+    options = parser.parse_args(argv)
+    # Ctrl-C belongs to the parent, which ends its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _core.arm_parent_death_signal(options.parent_pid)
+    segment = _core.Segment.attach(options.segment_fd)
+    worker = Worker(_core.MessageQueue(options.queue_fd), segment.view())
+    return worker.serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

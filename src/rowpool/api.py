@@ -1,0 +1,208 @@
+"""The public functions: ``apply`` and ``map_batches``. Arguments are checked here, before any
+worker starts; the work happens in a Pool (a temporary one unless ``pool=`` is given)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pandas as pd
+
+from . import _results
+from ._job import JobRun
+from ._spec import JobSpec
+from ._table import InputTable
+from .errors import make_row_error
+from .pool import Pool, _check_workers
+from .progress import make_progress
+
+ERRORS = ("raise", "coerce", "collect")
+ROW_TYPES = ("row", "series")
+
+
+def _check_common(df, func, errors, progress, chunk_rows, args, kwargs):
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"df must be a pandas DataFrame, not {type(df).__name__}")
+    if not callable(func):
+        raise TypeError(f"func must be callable, not {type(func).__name__}")
+    if errors not in ERRORS:
+        raise ValueError(f"errors must be one of {ERRORS}, got {errors!r}")
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None, not {type(progress).__name__}")
+    if chunk_rows is not None:
+        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int):
+            raise TypeError(f"chunk_rows must be a positive int or None, not {type(chunk_rows).__name__}")
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+    if not isinstance(args, (tuple, list)):
+        raise TypeError(f"args must be a tuple, not {type(args).__name__}")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise TypeError(f"kwargs must be a dict or None, not {type(kwargs).__name__}")
+
+
+@contextlib.contextmanager
+def _pool_for(pool, workers):
+    if pool is not None:
+        yield pool
+        return
+    with Pool(workers) as temporary:
+        yield temporary
+
+
+def _run(df, spec, *, pool, workers, chunk_rows, progress):
+    table = InputTable(df)
+    bar = make_progress(progress, len(df))
+    try:
+        with _pool_for(pool, workers) as active:
+            run = JobRun(active, table, spec, fixed_rows=chunk_rows or 0, progress=bar)
+            try:
+                outcomes = run.run()
+            except BaseException:
+                active.abort()
+                raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return [
+        (begin, end, outcomes[begin][1]) for begin, end in sorted((b, e) for b, (e, _) in outcomes.items())
+    ]
+
+
+def _failures(chunks, index):
+    """(position, type name, message, traceback, pickled type) of every failed row, in row order."""
+    return [
+        (begin + pos, type_name, message, tb, original)
+        for begin, _end, outcome in chunks
+        for pos, type_name, message, tb, original in outcome[3]
+    ]
+
+
+def _raise_first(failures, index):
+    import pickle
+
+    position, type_name, message, tb, original = failures[0]
+    original_type = None
+    if original is not None:
+        with contextlib.suppress(Exception):
+            original_type = pickle.loads(original)
+    raise make_row_error(
+        original_type,
+        label=index[position],
+        position=position,
+        exc_type=type_name,
+        message=message,
+        worker_traceback=tb,
+    )
+
+
+def _failure_frame(failures, index) -> pd.DataFrame:
+    positions = [f[0] for f in failures]
+    return pd.DataFrame(
+        {
+            "exception": [f[1] for f in failures],
+            "message": [f[2] for f in failures],
+            "traceback": [f[3] for f in failures],
+        },
+        index=index[positions],
+    )
+
+
+def apply(
+    df,
+    func,
+    *,
+    workers=None,
+    errors="raise",
+    progress=None,
+    chunk_rows=None,
+    row_type="row",
+    args=(),
+    kwargs=None,
+    pool=None,
+):
+    """Parallel ``df.apply(func, axis=1)``: the same result, computed on ``workers`` processes.
+
+    ``func(row, *args, **kwargs)`` is called exactly once per row. ``row`` behaves like pandas' row
+    Series (``row["a"]``, ``row.a``, ``row.get``, ``row.name``, ``row.index``, ``row.values``,
+    ``row.to_dict()``, ``row.items()``, ``len(row)``, iteration); ``row_type="series"`` hands a
+    genuine ``pandas.Series`` instead. Scalars give a Series and Series results a DataFrame, with
+    pandas' own dtypes, on ``df.index``.
+
+    ``errors``: ``"raise"`` raises a :class:`rowpool.RowError` (also an instance of the row's
+    exception type) for the first failing row; ``"coerce"`` puts NA in failed rows;
+    ``"collect"`` returns ``(result, failures)``, ``failures`` a DataFrame indexed by row label
+    with the exception type, message and traceback. ``progress`` shows a tqdm bar (default: on a
+    terminal or notebook). ``chunk_rows`` fixes the chunk length (default: sized from measured row
+    cost). ``pool`` reuses a :class:`rowpool.Pool`'s warm workers.
+    """
+    _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
+    if row_type not in ROW_TYPES:
+        raise ValueError(f"row_type must be one of {ROW_TYPES}, got {row_type!r}")
+    workers = _check_workers(workers) if pool is None else pool.workers
+    if len(df) == 0 or df.shape[1] == 0:
+        # pandas probes func with an empty Series to pick the result shape; do exactly as it does.
+        result = df.apply(func, axis=1, args=tuple(args), **(kwargs or {}))
+        return (result, _failure_frame([], df.index)) if errors == "collect" else result
+    table_dtype = InputTable(df.iloc[:1]).row_dtype()
+    spec = JobSpec(
+        func=func,
+        mode="rows",
+        columns=df.columns,
+        codecs=InputTable(df.iloc[:0]).codecs,
+        row_dtype=table_dtype,
+        errors=errors,
+        row_type=row_type,
+        args=tuple(args),
+        kwargs=dict(kwargs or {}),
+    )
+    chunks = _run(df, spec, pool=pool, workers=workers, chunk_rows=chunk_rows, progress=progress)
+    failures = _failures(chunks, df.index)
+    if failures and errors == "raise":
+        _raise_first(failures, df.index)
+    result = _results.assemble_rows([outcome[:3] for _b, _e, outcome in chunks], df.index)
+    if errors == "collect":
+        return result, _failure_frame(failures, df.index)
+    return result
+
+
+def map_batches(
+    df,
+    func,
+    *,
+    workers=None,
+    errors="raise",
+    progress=None,
+    chunk_rows=None,
+    args=(),
+    kwargs=None,
+    pool=None,
+):
+    """Calls ``func(chunk, *args, **kwargs)`` on consecutive row chunks of ``df`` in parallel.
+
+    ``chunk`` is a DataFrame slice with the original columns and index; ``chunk_rows`` fixes its
+    length (default: chosen by the scheduler). Results are combined in input order: Series and
+    DataFrames with ``pandas.concat``; 1-D arrays with one value per row into a Series on
+    ``df.index``; anything else into a Series with one value per chunk.
+    """
+    _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
+    workers = _check_workers(workers) if pool is None else pool.workers
+    spec = JobSpec(
+        func=func,
+        mode="batches",
+        columns=df.columns,
+        codecs=InputTable(df.iloc[:0]).codecs,
+        row_dtype=None,
+        errors=errors,
+        args=tuple(args),
+        kwargs=dict(kwargs or {}),
+    )
+    if len(df) == 0:
+        return _results.assemble_batches([], [], df.index)
+    chunks = _run(df, spec, pool=pool, workers=workers, chunk_rows=chunk_rows, progress=progress)
+    failures = _failures(chunks, df.index)
+    if failures and errors == "raise":
+        _raise_first(failures, df.index)
+    values = [outcome[1][0] for _b, _e, outcome in chunks]
+    result = _results.assemble_batches(values, [e - b for b, e, _ in chunks], df.index)
+    if errors == "collect":
+        return result, _failure_frame(failures, df.index)
+    return result

@@ -1,0 +1,144 @@
+"""Exceptions raised by rowpool.
+
+Every engine failure surfaces as one of these. Each also inherits the closest builtin, so existing
+``except`` clauses keep working: ``WorkerLost`` is a ``RuntimeError``, ``RowTimeout`` a
+``TimeoutError``. A ``RowError`` raised for a failing row is, where possible, *also* an instance of
+the row's own exception type (``except ValueError:`` still catches a ``ValueError`` from a row).
+"""
+
+from __future__ import annotations
+
+import functools
+
+__all__ = [
+    "BudgetExceeded",
+    "EngineError",
+    "QueueClosed",
+    "RowError",
+    "RowTimeout",
+    "RowpoolError",
+    "SerializationError",
+    "WorkerLost",
+]
+
+
+class RowpoolError(Exception):
+    """Base class of every rowpool exception."""
+
+
+class EngineError(RowpoolError, RuntimeError):
+    """The engine itself failed (a protocol or system-level problem, not the user's function)."""
+
+
+class QueueClosed(EngineError, ConnectionError):
+    """The other end of a worker's message queue is gone."""
+
+
+class BudgetExceeded(RowpoolError, MemoryError):
+    """A chunk or result does not fit the shared-memory budget even when nothing else is in flight."""
+
+
+class WorkerLost(RowpoolError, RuntimeError):
+    """A worker process died (killed by a signal, crashed, or exited) while it held work.
+
+    Attributes: ``exit_code`` (None when killed by a signal), ``signal`` (None when it exited),
+    ``pid``, and ``rows`` (the labels of the rows it was working on, when known).
+    """
+
+    def __init__(self, message: str, *, exit_code=None, signal=None, pid=None, rows=None):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.signal = signal
+        self.pid = pid
+        self.rows = rows
+
+
+class RowTimeout(RowpoolError, TimeoutError):
+    """A row ran longer than the ``timeout`` it was given."""
+
+
+class RowError(RowpoolError):
+    """The applied function raised for a row.
+
+    Attributes: ``label`` (the row's index label), ``position`` (its position in the input),
+    ``exc_type`` (the original exception's qualified type name), ``message`` (its text) and
+    ``worker_traceback`` (the traceback formatted in the worker process).
+    """
+
+    label: object
+    position: int
+    exc_type: str
+    message: str
+    worker_traceback: str
+
+    def __str__(self) -> str:
+        return f"{self.exc_type}: {self.message} (row {self.label!r})"
+
+    def __reduce__(self):
+        return (
+            _rebuild_row_error,
+            (
+                self.original_type,
+                self.label,
+                self.position,
+                self.exc_type,
+                self.message,
+                self.worker_traceback,
+            ),
+        )
+
+    original_type: type | None = None
+
+
+@functools.cache
+def _error_class(original: type | None) -> type:
+    if original is None or not isinstance(original, type) or not issubclass(original, Exception):
+        return RowError
+    if issubclass(original, RowError):
+        return original
+    try:
+        return type(f"RowError[{original.__name__}]", (RowError, original), {"original_type": original})
+    except TypeError:  # layout conflicts (some C exception types cannot be combined)
+        return RowError
+
+
+def make_row_error(
+    original: type | None,
+    *,
+    label,
+    position: int,
+    exc_type: str,
+    message: str,
+    worker_traceback: str,
+) -> RowError:
+    """A RowError that is also an instance of ``original`` when that type allows it."""
+    cls = _error_class(original)
+    try:
+        error = cls.__new__(cls, message)
+        Exception.__init__(error, message)
+    except Exception:
+        cls = RowError
+        error = RowError(message)
+    error.label = label
+    error.position = position
+    error.exc_type = exc_type
+    error.message = message
+    error.worker_traceback = worker_traceback
+    if worker_traceback:
+        error.add_note("Traceback in the worker process:\n" + worker_traceback.rstrip())
+    return error
+
+
+def _rebuild_row_error(original, label, position, exc_type, message, worker_traceback):
+    return make_row_error(
+        original,
+        label=label,
+        position=position,
+        exc_type=exc_type,
+        message=message,
+        worker_traceback=worker_traceback,
+    )
+
+
+class SerializationError(RowpoolError, TypeError):
+    """The function, its arguments or a result could not be pickled (or unpickled in a worker)."""

@@ -1,0 +1,126 @@
+"""Pool: warm worker processes plus the shared-memory arena they read chunks from.
+
+A Pool owns one memfd segment (the in-flight memory budget), the Arena bookkeeping of it, and a
+Supervisor with its workers. Workers are spawned with ``sys.executable`` (never forked from the
+parent, whose memory may be huge) and inherit only the segment and their queue.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import _core, _protocol
+
+DEFAULT_MEMORY_BUDGET = 128 << 20
+_SHUTDOWN_GRACE_MS = 2000
+_ABORT_GRACE_MS = 100
+
+
+def default_workers() -> int:
+    """The number of CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _check_workers(workers) -> int:
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise TypeError(f"workers must be a positive int or None, not {type(workers).__name__}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    return workers
+
+
+class Pool:
+    """Warm rowpool workers, reused across calls.
+
+    >>> with rowpool.Pool(workers=4) as pool:
+    ...     a = pool.apply(df, f)
+    ...     b = pool.map_batches(df2, g)
+
+    ``memory_budget`` (bytes) bounds the shared memory holding chunks and results in flight.
+    """
+
+    def __init__(self, workers: int | None = None, *, memory_budget: int = DEFAULT_MEMORY_BUDGET):
+        self.workers = _check_workers(workers)
+        if isinstance(memory_budget, bool) or not isinstance(memory_budget, int):
+            raise TypeError("memory_budget must be an int (bytes)")
+        if memory_budget < (1 << 20):
+            raise ValueError(f"memory_budget must be at least 1 MiB, got {memory_budget}")
+        self.segment = _core.Segment.create(memory_budget)
+        self.memory = self.segment.view()
+        self.arena = _core.Arena(memory_budget)
+        self.supervisor = _core.Supervisor()
+        self._job_ids = 0
+        self._closed = False
+        self._spawn_missing()
+
+    def _spawn_missing(self) -> None:
+        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        bootstrap = (
+            f"import sys; sys.path.insert(0, {package_parent!r}); "
+            "from rowpool._worker import main; sys.exit(main())"
+        )
+        fd = self.segment.fd
+        while len(self.supervisor) < self.workers:
+            self.supervisor.spawn(
+                [
+                    sys.executable,
+                    "-c",
+                    bootstrap,
+                    "--segment-fd",
+                    str(fd),
+                    "--parent-pid",
+                    str(os.getpid()),
+                ],
+                [fd],
+            )
+
+    def start_job(self, payload: bytes) -> int:
+        """Makes sure all workers live and sends them the job; returns the job id."""
+        if self._closed:
+            raise ValueError("this Pool is closed")
+        self._spawn_missing()
+        self._job_ids += 1
+        for worker in self.supervisor.workers():
+            self.supervisor.send(worker, _protocol.JOB, 0, self._job_ids, 0, 0, payload)
+        return self._job_ids
+
+    def abort(self) -> None:
+        """Ends every worker at once (a job was interrupted mid-flight) and clears the arena.
+        The next job spawns fresh workers."""
+        for worker in self.supervisor.workers():
+            self.supervisor.terminate(worker, _ABORT_GRACE_MS)
+        self.arena = _core.Arena(self.arena.capacity)
+
+    def apply(self, df, func, **options):
+        """``rowpool.apply`` on this pool's workers; see :func:`rowpool.apply`."""
+        from .api import apply
+
+        return apply(df, func, pool=self, **options)
+
+    def map_batches(self, df, func, **options):
+        """``rowpool.map_batches`` on this pool's workers; see :func:`rowpool.map_batches`."""
+        from .api import map_batches
+
+        return map_batches(df, func, pool=self, **options)
+
+    def close(self) -> None:
+        """Stops the workers (waiting briefly for them to exit) and frees the shared memory."""
+        if not self._closed:
+            self._closed = True
+            self.supervisor.shutdown(_SHUTDOWN_GRACE_MS)
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self.supervisor)} live"
+        return f"<rowpool.Pool workers={self.workers} ({state}) budget={self.arena.capacity}>"
