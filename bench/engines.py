@@ -193,9 +193,7 @@ ENGINES: dict[str, Engine] = {
             packages=("rowpool",),
             warm_session=rowpool_pool_session,
         ),
-        Engine(
-            "mp-fork", _mp_session("fork"), "multiprocessing.Pool (fork), chunks + imap", smoke=True
-        ),
+        Engine("mp-fork", _mp_session("fork"), "multiprocessing.Pool (fork), chunks + imap", smoke=True),
         Engine(
             "mp-spawn",
             _mp_session("spawn"),
@@ -235,9 +233,7 @@ ENGINES: dict[str, Engine] = {
             env="pandas2",
             packages=("pandarallel",),
         ),
-        Engine(
-            "mapply", mapply_session, "mapply mapply(axis=1)", env="pandas2", packages=("mapply",)
-        ),
+        Engine("mapply", mapply_session, "mapply mapply(axis=1)", env="pandas2", packages=("mapply",)),
         Engine(
             "parallel-pandas",
             parallel_pandas_session,

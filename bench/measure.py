@@ -120,9 +120,7 @@ class TreeSampler:
             except psutil.Error:
                 pass
         shm_extra = max(0, shm_used() - self._shm0 - pss_shmem)
-        sample = Sample(
-            time.monotonic(), pss + shm_extra, pss, shm_extra, max_child_rss, len(procs)
-        )
+        sample = Sample(time.monotonic(), pss + shm_extra, pss, shm_extra, max_child_rss, len(procs))
         self.samples.append(sample)
         if sample.memory > self.limit_bytes and not self.killed_for_memory:
             self.killed_for_memory = True

@@ -180,6 +180,19 @@ def summarize(records: list[dict], repeat: int) -> dict:
 
 
 # ----------------------------------------------------------------------------- the suite
+def progress_line(scenario: Scenario, engine: Engine, record: dict) -> str:
+    """One line per run on stdout."""
+    if scenario.latency and "latency_ms" in record:
+        timing = f"median={record['latency_ms']:8.1f}ms"
+    else:
+        timing = f"wall={record.get('wall_s', float('nan')):8.2f}s  "
+    return (
+        f"  {scenario.name:9s} {engine.name:16s} {record['status']:7s} {timing} "
+        f"mem={record.get('memory_peak', 0) / 1e6:9,.0f}MB "
+        f"worker_rss={record.get('max_child_rss', 0) / 1e6:7,.0f}MB {record['note'][:90]}"
+    )
+
+
 def run_scenario(scenario: Scenario, engines: list[Engine], args, pythons: dict) -> dict:
     """All engines on one scenario; serial first, since its result is the reference."""
     expected = None
@@ -191,14 +204,7 @@ def run_scenario(scenario: Scenario, engines: list[Engine], args, pythons: dict)
             if engine.name == "serial" and record["status"] == "OK" and expected is None:
                 expected = result
             records.append(record)
-            print(
-                f"  {scenario.name:9s} {engine.name:16s} {record['status']:7s} "
-                f"wall={record.get('wall_s', float('nan')):8.2f}s "
-                f"mem={record.get('memory_peak', 0) / 1e6:9,.0f}MB "
-                f"worker_rss={record.get('max_child_rss', 0) / 1e6:7,.0f}MB "
-                f"{record['note'][:90]}",
-                flush=True,
-            )
+            print(progress_line(scenario, engine, record), flush=True)
         rows[engine.name] = summarize(records, args.repeat)
     return rows
 
