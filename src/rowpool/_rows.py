@@ -48,14 +48,14 @@ class JobContext:
         counts: dict = {}
         for label in labels:
             counts[label] = counts.get(label, 0) + 1
-        # Duplicated labels select several columns in pandas: those go through the Series path.
+        # Duplicated labels select several columns in pandas: they stay in the lookup with -1, which
+        # the C++ row reads as "present, but answered by the Series path" (``in`` must still be True).
         self.lookup = {label: (j if counts[label] == 1 else -1) for j, label in enumerate(labels)}
-        self.lookup = {k: v for k, v in self.lookup.items() if v >= 0}
         series_attributes = _series_attributes()
         self.attr_lookup = {
             label: j
             for label, j in self.lookup.items()
-            if isinstance(label, str) and label not in series_attributes
+            if j >= 0 and isinstance(label, str) and label not in series_attributes
         }
 
 
@@ -78,6 +78,8 @@ class RowSource:
         self.labels = list(index)
         self.columns = context.spec.columns
         self._values: dict[int, list] = {}
+        self._frame = None
+        self._matrix = None
 
     def column(self, j: int) -> list:
         values = self._values.get(j)
@@ -86,16 +88,30 @@ class RowSource:
         return values
 
     def series(self, pos: int):
+        """The genuine pandas row Series, built the way pandas' ``FrameColumnApply.series_generator``
+        builds it: ``frame.iloc[pos]`` when the row dtype is an extension dtype (sparse, nullable,
+        categorical, tz-aware ...), else a row of ``frame.values`` (pandas' interleaving, e.g. Python
+        ints in an object row). Always a copy, so a row kept by ``func`` never points into the arena."""
         import pandas as pd
 
-        values = [self.column(j)[pos] for j in range(self.width)]
-        return pd.Series(values, index=self.columns, dtype=self.context.spec.row_dtype, name=self.labels[pos])
+        if self._frame is None:
+            self._frame = chunk_frame(self.context.spec, self.index, self.arrays)
+            row_dtype = self.context.spec.row_dtype
+            self._matrix = None if not isinstance(row_dtype, np.dtype) else self._frame.values
+        if self._matrix is None:
+            return self._frame.iloc[pos].copy()
+        values = self._matrix[pos]
+        return pd.Series(values, index=self.columns, dtype=values.dtype, name=self.labels[pos], copy=True)
 
 
 def chunk_frame(spec, index, arrays):
-    """The chunk as a DataFrame (for map_batches), with the original columns and index."""
+    """The chunk as a DataFrame (for map_batches and the row Series), with the original columns,
+    index and column dtypes: every column keeps its own dtype (the DataFrame constructor alone would
+    infer ``str`` from an object column holding only strings)."""
     import pandas as pd
 
-    frame = pd.DataFrame(dict(enumerate(arrays)), index=index, copy=False)
+    columns = {j: pd.Series(a, dtype=a.dtype, copy=False) for j, a in enumerate(arrays)}
+    frame = pd.DataFrame(columns, copy=False)
+    frame.index = index
     frame.columns = spec.columns
     return frame
