@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from . import _codec, _core, _protocol
-from .errors import BudgetExceeded, SerializationError, WorkerLost
+from .errors import BudgetExceeded, EngineError, QueueClosed, SerializationError, WorkerLost
 
 PREFETCH = 2
 TARGET_CHUNK_SECONDS = 0.25
@@ -47,8 +47,9 @@ def encode_spec(spec) -> bytes:
 
 
 class JobRun:
-    def __init__(self, pool, table, spec, *, fixed_rows: int, progress):
+    def __init__(self, pool, table, spec, *, fixed_rows: int, progress, payload: bytes | None = None):
         self.pool = pool
+        self.payload = payload
         self.table = table
         self.spec = spec
         self.progress = progress
@@ -70,16 +71,30 @@ class JobRun:
         self.chunk_ids = 0
 
     def run(self) -> dict:
-        payload = encode_spec(self.spec)
-        self.job_id = self.pool.start_job(payload)
+        if self.payload is None:
+            self.payload = encode_spec(self.spec)
+        self.job_id = self.pool.start_job(self.payload)
         self.load = {w: 0 for w in self.pool.supervisor.workers()}
+        self.pids = {w: self.pool.supervisor.pid(w) for w in self.load}
         while True:
             if not self.stopping:
                 self.dispatch()
             if not self.inflight:
                 break
             self.handle(self.pool.supervisor.wait(-1))
+        if not self.stopping and (self.pending or self.scheduler.dispatched_rows < self.table.rows):
+            raise EngineError("rowpool stopped before every row was dispatched (no live worker)")
         return self.outcomes
+
+    def replace_worker(self) -> None:
+        """Spawns a replacement for a worker that died while idle, and hands it the job."""
+        supervisor = self.pool.supervisor
+        self.pool._spawn_missing()
+        for worker in supervisor.workers():
+            if worker not in self.load:
+                supervisor.send(worker, _protocol.JOB, 0, self.job_id, 0, 0, self.payload)
+                self.load[worker] = 0
+                self.pids[worker] = supervisor.pid(worker)
 
     # -- dispatch ---------------------------------------------------------------------------------
     def next_chunk(self):
@@ -123,7 +138,10 @@ class JobRun:
             self.chunk_ids += 1
             self.inflight[chunk_id] = Task(worker, begin, end, block, block + size)
             self.load[worker] += 1
-            self.pool.supervisor.send(worker, _protocol.TASK, 0, chunk_id, 0, 0, record)
+            try:
+                self.pool.supervisor.send(worker, _protocol.TASK, 0, chunk_id, 0, 0, record)
+            except QueueClosed:  # it died before this task reached it: report its death
+                self.worker_exited(worker, self.pool.supervisor.terminate(worker, 0))
 
     # -- events -----------------------------------------------------------------------------------
     def handle(self, event) -> None:
@@ -136,8 +154,12 @@ class JobRun:
         if kind == _protocol.RESULT:
             self.result(tag, flags, arg0, arg1, payload)
         elif kind == _protocol.JOB_FAILED:
-            what, type_name, message, _traceback = pickle.loads(payload)
-            raise SerializationError(f"{what}: {type_name}: {message}")
+            what, type_name, message, traceback = pickle.loads(payload)
+            error = SerializationError(f"{what}: {type_name}: {message}")
+            error.worker_traceback = traceback
+            if traceback and hasattr(error, "add_note"):
+                error.add_note("Traceback in the worker process:\n" + traceback.rstrip())
+            raise error
 
     def result(self, chunk_id, flags, size, compute_ns, payload) -> None:
         task = self.inflight.pop(chunk_id)
@@ -158,14 +180,18 @@ class JobRun:
         exit_code, signal_number, text = status
         lost = [t for t in self.inflight.values() if t.worker == worker]
         self.load.pop(worker, None)
+        pid = self.pids.get(worker)
         if not lost:
+            if not self.stopping:
+                self.replace_worker()
             return
         index = self.table.frame.index
         first, last = min(t.begin for t in lost), max(t.end for t in lost) - 1
         raise WorkerLost(
-            f"a worker died ({text}) while running rows {index[first]!r} to {index[last]!r} "
-            f"(positions {first}..{last})",
+            f"a worker (pid {pid}) died ({text}) while running rows {index[first]!r} to "
+            f"{index[last]!r} (positions {first}..{last})",
             exit_code=None if signal_number else exit_code,
             signal=signal_number or None,
+            pid=pid,
             rows=list(index[first : last + 1]),
         )

@@ -10,9 +10,12 @@ a row is running.
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
+import select
 import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -21,17 +24,78 @@ from ._rows import JobContext, RowSource, chunk_frame, decode_chunk
 
 
 def _describe(exc: BaseException) -> tuple:
+    """(type name, message, formatted traceback, pickled type or None) of an exception.
+
+    Never raises: an exception whose ``__str__`` or traceback formatting fails, or whose type cannot
+    be pickled, is still described (the parent then raises a plain RowError)."""
     kind = type(exc)
     try:
         original = pickle.dumps(kind)
     except Exception:
         original = None
-    return (
-        f"{kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins" else kind.__qualname__,
-        str(exc),
-        "".join(traceback.format_exception(exc)),
-        original,
-    )
+    module = getattr(kind, "__module__", None)
+    qualname = getattr(kind, "__qualname__", None) or getattr(kind, "__name__", "?")
+    type_name = qualname if module in (None, "builtins") else f"{module}.{qualname}"
+    try:
+        message = str(exc)
+    except BaseException as failure:  # noqa: BLE001
+        message = f"<str() of the exception failed: {type(failure).__name__}>"
+    try:
+        formatted = "".join(traceback.format_exception(exc))
+    except BaseException:  # noqa: BLE001
+        formatted = f"{type_name}: {message}\n(the traceback could not be formatted)\n"
+    return (str(type_name), str(message), formatted, original)
+
+
+def _dumps(value) -> bytes:
+    try:
+        return pickle.dumps(value, protocol=5)
+    except Exception:
+        import cloudpickle
+
+        return cloudpickle.dumps(value, protocol=5)
+
+
+def _picklable_outcome(outcome) -> bytes:
+    """The pickled chunk outcome. Results that cannot be pickled become failures of their own rows
+    (their value None), so ``errors`` applies to them like to any failing row."""
+    try:
+        return _dumps(outcome)
+    except Exception as whole_failure:
+        kind, data, _has_none, failures = outcome
+        values = data if isinstance(data, list) else [None]
+        failed = {f[0] for f in failures}
+        values = list(values)
+        for pos, value in enumerate(values):
+            if pos in failed:
+                continue
+            try:
+                _dumps(value)
+            except Exception as exc:  # noqa: BLE001
+                values[pos] = None
+                failures.append((pos,) + _describe(_unpicklable(exc)))
+        failures.sort(key=lambda f: f[0])
+        fixed = (_protocol.ResultKind.OBJECT, values, True, failures)
+        try:
+            return _dumps(fixed)
+        except Exception:  # noqa: BLE001 - give up on the chunk's values, keep its rows failed
+            error = _describe(_unpicklable(whole_failure))
+            rows = len(values)
+            every = [(pos,) + error for pos in range(rows)]
+            return _dumps((_protocol.ResultKind.OBJECT, [None] * rows, True, every))
+
+
+def _unpicklable(exc: BaseException) -> BaseException:
+    """The pickling failure of a result, as a SerializationError naming its cause."""
+    from .errors import SerializationError
+
+    try:
+        text = f"the result cannot be pickled to send it to the parent: {type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001
+        text = "the result cannot be pickled to send it to the parent"
+    error = SerializationError(text)
+    error.__cause__ = exc
+    return error
 
 
 class Worker:
@@ -81,16 +145,7 @@ class Worker:
         else:
             outcome = self.run_batch(index, arrays)
         elapsed_ns = int((time.perf_counter() - started) * 1e9)
-        try:
-            result = pickle.dumps(outcome, protocol=5)
-        except Exception:
-            import cloudpickle
-
-            try:
-                result = cloudpickle.dumps(outcome, protocol=5)
-            except Exception as exc:  # an unpicklable result: report it as this chunk's failure
-                failure = (0,) + _describe(exc)
-                result = pickle.dumps((_protocol.ResultKind.EMPTY, b"", False, [failure]), protocol=5)
+        result = _picklable_outcome(outcome)
         del index, arrays  # views into the arena: drop them before the parent reuses the block
         if len(result) <= result_capacity:
             self.memory[result_offset : result_offset + len(result)] = memoryview(result).cast("B")
@@ -120,15 +175,37 @@ class Worker:
         return _protocol.ResultKind.OBJECT, [value], False, []
 
 
+def _watch_parent(parent_pid: int) -> None:
+    """Ends this worker when the parent process ends, even while a row is running: a daemon thread
+    waits on a pidfd of the parent (a pidfd names that very process, never a recycled pid)."""
+    try:
+        parent = os.pidfd_open(parent_pid)
+    except OSError:
+        os._exit(1)  # the parent is already gone
+    if os.getppid() != parent_pid:
+        os._exit(1)  # it died (and we were reparented) before the pidfd was opened
+
+    def watch() -> None:
+        select.select([parent], [], [])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="rowpool-parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rowpool._worker")
     parser.add_argument("--segment-fd", type=int, required=True)
     parser.add_argument("--parent-pid", type=int, required=True)
     parser.add_argument("--queue-fd", type=int, required=True)
+    parser.add_argument("--parent-death-signal", action="store_true")
     options = parser.parse_args(argv)
     # Ctrl-C belongs to the parent, which ends its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _core.arm_parent_death_signal(options.parent_pid)
+    if options.parent_death_signal:
+        # Only when spawned by the parent's main thread: PR_SET_PDEATHSIG fires when the *thread*
+        # that spawned us ends, which for any other thread is long before the parent process does.
+        _core.arm_parent_death_signal(options.parent_pid)
+    _watch_parent(options.parent_pid)
     segment = _core.Segment.attach(options.segment_fd)
     worker = Worker(_core.MessageQueue(options.queue_fd), segment.view())
     return worker.serve()

@@ -8,7 +8,7 @@ import contextlib
 import pandas as pd
 
 from . import _results
-from ._job import JobRun
+from ._job import JobRun, encode_spec
 from ._spec import JobSpec
 from ._table import InputTable
 from .errors import make_row_error
@@ -49,11 +49,12 @@ def _pool_for(pool, workers):
 
 
 def _run(df, spec, *, pool, workers, chunk_rows, progress):
+    payload = encode_spec(spec)  # an unpicklable func raises SerializationError before any worker starts
     table = InputTable(df)
     bar = make_progress(progress, len(df))
     try:
         with _pool_for(pool, workers) as active:
-            run = JobRun(active, table, spec, fixed_rows=chunk_rows or 0, progress=bar)
+            run = JobRun(active, table, spec, fixed_rows=chunk_rows or 0, progress=bar, payload=payload)
             try:
                 outcomes = run.run()
             except BaseException:
@@ -69,11 +70,13 @@ def _run(df, spec, *, pool, workers, chunk_rows, progress):
 
 def _failures(chunks, index):
     """(position, type name, message, traceback, pickled type) of every failed row, in row order."""
-    return [
+    failures = [
         (begin + pos, type_name, message, tb, original)
         for begin, _end, outcome in chunks
         for pos, type_name, message, tb, original in outcome[3]
     ]
+    failures.sort(key=lambda f: f[0])
+    return failures
 
 
 def _raise_first(failures, index):
@@ -82,7 +85,7 @@ def _raise_first(failures, index):
     position, type_name, message, tb, original = failures[0]
     original_type = None
     if original is not None:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # e.g. its module does not import in the parent
             original_type = pickle.loads(original)
     raise make_row_error(
         original_type,
@@ -104,6 +107,31 @@ def _failure_frame(failures, index) -> pd.DataFrame:
         },
         index=index[positions],
     )
+
+
+def _fill_failed_batches(values, failed, chunks, index):
+    """NA in place of the value of each failed chunk, shaped like the other chunks' values:
+    NaN rows on the chunk's index for Series/DataFrames and per-row arrays, else NaN."""
+    import numpy as np
+
+    good = [(v, e - b) for v, f, (b, e, _) in zip(values, failed, chunks) if not f]
+    if not good:
+        return [pd.Series(np.nan, index=index[b:e]) for b, e, _ in chunks]
+    per_row = all(len(v) == n for v, n in good if hasattr(v, "__len__"))
+    first = good[0][0]
+    filled = []
+    for value, bad, (begin, end, _) in zip(values, failed, chunks):
+        if not bad:
+            filled.append(value)
+        elif per_row and all(isinstance(v, pd.DataFrame) for v, _ in good):
+            filled.append(pd.DataFrame(np.nan, index=index[begin:end], columns=first.columns))
+        elif per_row and all(isinstance(v, pd.Series) for v, _ in good):
+            filled.append(pd.Series(np.nan, index=index[begin:end], name=first.name))
+        elif per_row and all(isinstance(v, (np.ndarray, list)) and np.ndim(v) == 1 for v, _ in good):
+            filled.append(np.full(end - begin, np.nan))
+        else:
+            filled.append(np.nan)
+    return filled
 
 
 def apply(
@@ -202,7 +230,11 @@ def map_batches(
     if failures and errors == "raise":
         _raise_first(failures, df.index)
     values = [outcome[1][0] for _b, _e, outcome in chunks]
-    result = _results.assemble_batches(values, [e - b for b, e, _ in chunks], df.index)
+    lengths = [e - b for b, e, _ in chunks]
+    failed = [bool(outcome[3]) for _b, _e, outcome in chunks]
+    if any(failed):
+        values = _fill_failed_batches(values, failed, chunks, df.index)
+    result = _results.assemble_batches(values, lengths, df.index)
     if errors == "collect":
         return result, _failure_frame(failures, df.index)
     return result

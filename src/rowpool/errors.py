@@ -98,8 +98,17 @@ def _error_class(original: type | None) -> type:
         return original
     try:
         return type(f"RowError[{original.__name__}]", (RowError, original), {"original_type": original})
-    except TypeError:  # layout conflicts (some C exception types cannot be combined)
+    except Exception:  # layout conflicts, a refusing __init_subclass__ or metaclass, ...
         return RowError
+
+
+def _new_error(cls: type, message: str) -> RowError | None:
+    try:
+        error = cls.__new__(cls, message)
+        Exception.__init__(error, message)
+    except Exception:
+        return None
+    return error if isinstance(error, RowError) else None
 
 
 def make_row_error(
@@ -111,20 +120,29 @@ def make_row_error(
     message: str,
     worker_traceback: str,
 ) -> RowError:
-    """A RowError that is also an instance of ``original`` when that type allows it."""
-    cls = _error_class(original)
-    try:
-        error = cls.__new__(cls, message)
-        Exception.__init__(error, message)
-    except Exception:
-        cls = RowError
+    """A RowError that is also an instance of ``original`` when that type allows it (else of the
+    closest base class of it that does: a UnicodeDecodeError, whose constructor needs five
+    arguments, gives a RowError that is a UnicodeError)."""
+    error = None
+    bases = original.__mro__ if isinstance(original, type) else (None,)
+    for base in bases:
+        if base is not None and (base is Exception or not issubclass(base, Exception)):
+            break
+        try:
+            cls = _error_class(base)
+        except Exception:  # an unhashable or otherwise strange type
+            continue
+        error = _new_error(cls, message)
+        if error is not None:
+            break
+    if error is None:
         error = RowError(message)
     error.label = label
     error.position = position
     error.exc_type = exc_type
     error.message = message
     error.worker_traceback = worker_traceback
-    if worker_traceback:
+    if worker_traceback and hasattr(error, "add_note"):
         error.add_note("Traceback in the worker process:\n" + worker_traceback.rstrip())
     return error
 

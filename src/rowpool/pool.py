@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import weakref
 
 from . import _core, _protocol
+from .errors import QueueClosed
 
 DEFAULT_MEMORY_BUDGET = 128 << 20
 _SHUTDOWN_GRACE_MS = 2000
 _ABORT_GRACE_MS = 100
+
+# Every Pool not yet closed (tests use it to tell a deliberately open pool's workers from leaks).
+_open_pools: weakref.WeakSet = weakref.WeakSet()
 
 
 def default_workers() -> int:
@@ -57,7 +63,22 @@ class Pool:
         self.supervisor = _core.Supervisor()
         self._job_ids = 0
         self._closed = False
+        _open_pools.add(self)
         self._spawn_missing()
+
+    def _pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        return [self.supervisor.pid(w) for w in self.supervisor.workers()]
+
+    def _reap_dead(self) -> None:
+        """Forgets workers that died while idle (between jobs): their exit or EOF is pending."""
+        while len(self.supervisor):
+            event = self.supervisor.wait(0)
+            if event is None:
+                return
+            what, worker, detail = event
+            if what == "message":  # a stale message from an interrupted job: discard it
+                self.supervisor.receive_payload(worker, detail[5])
 
     def _spawn_missing(self) -> None:
         package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,28 +87,32 @@ class Pool:
             "from rowpool._worker import main; sys.exit(main())"
         )
         fd = self.segment.fd
+        argv = [sys.executable, "-c", bootstrap, "--segment-fd", str(fd), "--parent-pid", str(os.getpid())]
+        if threading.current_thread() is threading.main_thread():
+            # PR_SET_PDEATHSIG follows the spawning thread: only the main thread lives as long as us.
+            argv.append("--parent-death-signal")
         while len(self.supervisor) < self.workers:
-            self.supervisor.spawn(
-                [
-                    sys.executable,
-                    "-c",
-                    bootstrap,
-                    "--segment-fd",
-                    str(fd),
-                    "--parent-pid",
-                    str(os.getpid()),
-                ],
-                [fd],
-            )
+            self.supervisor.spawn(argv, [fd])
+
+    def _send_job(self, worker: int, job_id: int, payload: bytes) -> bool:
+        """Sends JOB to a worker; False (and the worker is reaped) when it turned out to be dead."""
+        try:
+            self.supervisor.send(worker, _protocol.JOB, 0, job_id, 0, 0, payload)
+            return True
+        except QueueClosed:
+            self.supervisor.terminate(worker, 0)
+            return False
 
     def start_job(self, payload: bytes) -> int:
         """Makes sure all workers live and sends them the job; returns the job id."""
         if self._closed:
             raise ValueError("this Pool is closed")
-        self._spawn_missing()
+        self._reap_dead()
         self._job_ids += 1
-        for worker in self.supervisor.workers():
-            self.supervisor.send(worker, _protocol.JOB, 0, self._job_ids, 0, 0, payload)
+        for _attempt in range(3):
+            self._spawn_missing()
+            if all([self._send_job(w, self._job_ids, payload) for w in self.supervisor.workers()]):
+                break
         return self._job_ids
 
     def abort(self) -> None:
@@ -113,6 +138,7 @@ class Pool:
         """Stops the workers (waiting briefly for them to exit) and frees the shared memory."""
         if not self._closed:
             self._closed = True
+            _open_pools.discard(self)
             self.supervisor.shutdown(_SHUTDOWN_GRACE_MS)
 
     def __enter__(self) -> Pool:
