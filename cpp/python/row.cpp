@@ -58,12 +58,20 @@ PyObject* series_of(Row* row) {
   return row_batch_series(reinterpret_cast<PyObject*>(row->batch), row->pos);
 }
 
-// Calls `name` on the genuine Series of this row with `args` (the slow path for everything else).
-PyObject* delegate(Row* row, const char* name, PyObject* args, PyObject* kwargs) {
-  PyObject* series = series_of(row);
+// The slow path for everything but field access: `use(series)` on the genuine Series of this row.
+template <typename Use>
+PyObject* with_series(PyObject* self, Use use) {
+  PyObject* series = series_of(reinterpret_cast<Row*>(self));
   if (series == nullptr) return nullptr;
-  PyObject* method = PyObject_GetAttrString(series, name);
+  PyObject* result = use(series);
   Py_DECREF(series);
+  return result;
+}
+
+// Calls method `name` of the row's genuine Series with `args` and `kwargs`.
+PyObject* delegate(PyObject* self, const char* name, PyObject* args, PyObject* kwargs) {
+  PyObject* method =
+      with_series(self, [&](PyObject* s) { return PyObject_GetAttrString(s, name); });
   if (method == nullptr) return nullptr;
   PyObject* result = PyObject_Call(method, args, kwargs);
   Py_DECREF(method);
@@ -75,11 +83,8 @@ PyObject* row_subscript(PyObject* self, PyObject* key) {
   const Py_ssize_t column = find(row->batch->lookup, key);
   if (column >= 0) return cell(row->batch, column, row->pos);
   if (column == -2) return nullptr;
-  PyObject* series = series_of(row);
-  if (series == nullptr) return nullptr;
-  PyObject* result = PyObject_GetItem(series, key);  // pandas' own KeyError / list selection
-  Py_DECREF(series);
-  return result;
+  // pandas' own KeyError, list selection, slicing
+  return with_series(self, [&](PyObject* s) { return PyObject_GetItem(s, key); });
 }
 
 PyObject* row_getattro(PyObject* self, PyObject* name) {
@@ -90,11 +95,8 @@ PyObject* row_getattro(PyObject* self, PyObject* name) {
   PyObject* own = PyObject_GenericGetAttr(self, name);
   if (own != nullptr || !PyErr_ExceptionMatches(PyExc_AttributeError)) return own;
   PyErr_Clear();
-  PyObject* series = series_of(row);  // Series methods: row.sum(), row.dtype, row.isna() ...
-  if (series == nullptr) return nullptr;
-  PyObject* result = PyObject_GetAttr(series, name);
-  Py_DECREF(series);
-  return result;
+  // Series methods and properties: row.sum(), row.dtype, row.isna() ...
+  return with_series(self, [&](PyObject* s) { return PyObject_GetAttr(s, name); });
 }
 
 Py_ssize_t row_length(PyObject* self) {
@@ -109,19 +111,11 @@ int row_contains(PyObject* self, PyObject* key) {
 }
 
 PyObject* row_iter(PyObject* self) {
-  PyObject* series = series_of(reinterpret_cast<Row*>(self));
-  if (series == nullptr) return nullptr;
-  PyObject* iterator = PyObject_GetIter(series);  // pandas yields Python scalars here
-  Py_DECREF(series);
-  return iterator;
+  return with_series(self, [](PyObject* s) { return PyObject_GetIter(s); });  // Python scalars
 }
 
 PyObject* row_repr(PyObject* self) {
-  PyObject* series = series_of(reinterpret_cast<Row*>(self));
-  if (series == nullptr) return nullptr;
-  PyObject* text = PyObject_Repr(series);
-  Py_DECREF(series);
-  return text;
+  return with_series(self, [](PyObject* s) { return PyObject_Repr(s); });
 }
 
 void row_dealloc(PyObject* self) {
@@ -143,11 +137,7 @@ PyObject* row_index(PyObject* self, void*) {
 }
 
 PyObject* row_values(PyObject* self, void*) {
-  PyObject* series = series_of(reinterpret_cast<Row*>(self));
-  if (series == nullptr) return nullptr;
-  PyObject* values = PyObject_GetAttrString(series, "values");
-  Py_DECREF(series);
-  return values;
+  return with_series(self, [](PyObject* s) { return PyObject_GetAttrString(s, "values"); });
 }
 
 PyObject* row_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
@@ -164,14 +154,14 @@ PyObject* row_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
     Py_INCREF(args[i]);
     PyTuple_SET_ITEM(tuple, i, args[i]);
   }
-  PyObject* result = delegate(row, "get", tuple, nullptr);
+  PyObject* result = delegate(self, "get", tuple, nullptr);
   Py_DECREF(tuple);
   return result;
 }
 
 #define ROWPOOL_DELEGATE(method)                                             \
   PyObject* row_##method(PyObject* self, PyObject* args, PyObject* kwargs) { \
-    return delegate(reinterpret_cast<Row*>(self), #method, args, kwargs);    \
+    return delegate(self, #method, args, kwargs);                            \
   }
 ROWPOOL_DELEGATE(to_dict)
 ROWPOOL_DELEGATE(items)
@@ -179,17 +169,12 @@ ROWPOOL_DELEGATE(keys)
 ROWPOOL_DELEGATE(__array__)
 #undef ROWPOOL_DELEGATE
 
-PyObject* row_to_series_method(PyObject* self, PyObject*) {
-  return series_of(reinterpret_cast<Row*>(self));
-}
+PyObject* row_to_series_method(PyObject* self, PyObject*) { return row_to_series(self); }
 
 // Pickling a row (e.g. returned as a result) pickles the equivalent pandas Series.
 PyObject* row_reduce(PyObject* self, PyObject*) {
-  PyObject* series = series_of(reinterpret_cast<Row*>(self));
-  if (series == nullptr) return nullptr;
-  PyObject* reduced = PyObject_CallMethod(series, "__reduce__", nullptr);
-  Py_DECREF(series);
-  return reduced;
+  return with_series(self,
+                     [](PyObject* s) { return PyObject_CallMethod(s, "__reduce__", nullptr); });
 }
 
 PyMethodDef row_methods[] = {
