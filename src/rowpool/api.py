@@ -48,10 +48,9 @@ def _pool_for(pool, workers):
         yield temporary
 
 
-def _run(df, spec, *, pool, workers, chunk_rows, progress):
+def _run(table, spec, *, pool, workers, chunk_rows, progress):
     payload = encode_spec(spec)  # an unpicklable func raises SerializationError before any worker starts
-    table = InputTable(df)
-    bar = make_progress(progress, len(df))
+    bar = make_progress(progress, table.rows)
     try:
         with _pool_for(pool, workers) as active:
             run = JobRun(active, table, spec, fixed_rows=chunk_rows or 0, progress=bar, payload=payload)
@@ -170,19 +169,19 @@ def apply(
         # pandas probes func with an empty Series to pick the result shape; do exactly as it does.
         result = df.apply(func, axis=1, args=tuple(args), **(kwargs or {}))
         return (result, _failure_frame([], df.index)) if errors == "collect" else result
-    table_dtype = InputTable(df.iloc[:1]).row_dtype()
+    table = InputTable(df)
     spec = JobSpec(
         func=func,
         mode="rows",
         columns=df.columns,
-        codecs=InputTable(df.iloc[:0]).codecs,
-        row_dtype=table_dtype,
+        codecs=table.codecs,
+        row_dtype=table.row_dtype(),
         errors=errors,
         row_type=row_type,
         args=tuple(args),
         kwargs=dict(kwargs or {}),
     )
-    chunks = _run(df, spec, pool=pool, workers=workers, chunk_rows=chunk_rows, progress=progress)
+    chunks = _run(table, spec, pool=pool, workers=workers, chunk_rows=chunk_rows, progress=progress)
     failures = _failures(chunks, df.index)
     if failures and errors == "raise":
         _raise_first(failures, df.index)
@@ -213,11 +212,12 @@ def map_batches(
     """
     _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
     workers = _check_workers(workers) if pool is None else pool.workers
+    table = InputTable(df)
     spec = JobSpec(
         func=func,
         mode="batches",
         columns=df.columns,
-        codecs=InputTable(df.iloc[:0]).codecs,
+        codecs=table.codecs,
         row_dtype=None,
         errors=errors,
         args=tuple(args),
@@ -225,7 +225,7 @@ def map_batches(
     )
     if len(df) == 0:
         return _results.assemble_batches([], [], df.index)
-    chunks = _run(df, spec, pool=pool, workers=workers, chunk_rows=chunk_rows, progress=progress)
+    chunks = _run(table, spec, pool=pool, workers=workers, chunk_rows=chunk_rows, progress=progress)
     failures = _failures(chunks, df.index)
     if failures and errors == "raise":
         _raise_first(failures, df.index)
