@@ -1,8 +1,9 @@
 """Measuring one run: a sampler of the whole process tree, the memory guard, and the time-out.
 
-Every ~50 ms the sampler reads ``/proc/PID/smaps_rollup`` of every process below the runner (the
-runner makes itself a child subreaper, so workers that outlive or escape their parent are still
-seen and counted) plus the used size of /dev/shm. Memory of a sample is
+Every ~50 ms (less often when a sample is costly: the sampler uses at most 5% of a core) it reads
+``/proc/PID/smaps_rollup`` of every process below the runner (the runner makes itself a child
+subreaper, so workers that outlive or escape their parent are still seen and counted) plus the
+used size of /dev/shm. Memory of a sample is
 
     sum of Pss  +  max(0, /dev/shm growth since start - sum of Pss_Shmem)
 
@@ -27,6 +28,7 @@ import psutil
 SHM = "/dev/shm"
 PR_SET_CHILD_SUBREAPER = 36
 GiB = 1 << 30
+MAX_OVERHEAD = 0.05  # share of one core the sampler may use
 LEAK_GRACE_S = 3.0  # how long workers may take to exit after the run's process is gone
 
 
@@ -62,9 +64,57 @@ def read_rollup(pid: int) -> dict[str, int]:
     return out
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of ``pid`` from ``/proc/PID/task/*/children`` (no scan of all of /proc)."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                found.extend(int(x) for x in fh.read().split())
+        except OSError:
+            pass
+    return found
+
+
+def tree_pids(pid: int) -> list[int]:
+    """All descendants of ``pid``, breadth first."""
+    found, todo = [], [pid]
+    while todo:
+        kids = child_pids(todo.pop())
+        found.extend(kids)
+        todo.extend(kids)
+    return found
+
+
+def read_cpu(pid: int) -> tuple[int, float] | None:
+    """(start time in ticks, user + system CPU seconds) of one process, None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rpartition(b")")[2].split()
+    except OSError:
+        return None
+    # after the command: state(0) ppid ... utime(11) stime(12) ... starttime(19)
+    return int(fields[19]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def system_busy() -> float:
+    """CPU seconds all cores spent busy since boot (``/proc/stat``; idle and iowait excluded)."""
+    with open("/proc/stat", "rb") as fh:
+        ticks = [int(x) for x in fh.readline().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS
+
+
 @dataclass
 class Sample:
-    """One look at the tree: monotonic time, memory total, its parts, the biggest worker's RSS."""
+    """One look at the tree: monotonic time, memory total, its parts, the biggest worker's RSS,
+    and the machine's cumulative busy CPU seconds (to tell how much else ran meanwhile)."""
 
     t: float
     memory: int
@@ -72,18 +122,25 @@ class Sample:
     shm_extra: int
     max_child_rss: int
     processes: int
+    busy: float
+    tree_cpu: float  # cumulative CPU seconds of every process of the tree seen so far
 
 
 @dataclass
 class TreeSampler:
-    """Samples the descendants of this process in a thread; kills them all past ``limit_bytes``."""
+    """Samples the descendants of this process in a thread; kills them all past ``limit_bytes``.
+
+    Reads only this tree's ``/proc`` files and stretches its interval so that it uses at most
+    ``MAX_OVERHEAD`` of one core; ``overhead_cpu`` says how much this process used meanwhile.
+    """
 
     root_pid: int
     limit_bytes: int
     interval: float = 0.05
     samples: list[Sample] = field(default_factory=list)
-    cpu: dict[tuple[int, float], float] = field(default_factory=dict)  # (pid, ctime) -> cpu s
+    cpu: dict[tuple[int, int], float] = field(default_factory=dict)  # (pid, start) -> cpu s
     killed_for_memory: bool = False
+    overhead_cpu: float = 0.0
 
     def __post_init__(self) -> None:
         self._me = psutil.Process()
@@ -92,40 +149,61 @@ class TreeSampler:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def __enter__(self) -> TreeSampler:
+        self._cpu0 = time.process_time()
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        self.overhead_cpu = time.process_time() - self._cpu0
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            cpu0 = time.thread_time()
             self.sample()
-            self._stop.wait(self.interval)
+            cost = time.thread_time() - cpu0
+            # keep the sampler below MAX_OVERHEAD of one core (reading smaps_rollup costs the
+            # kernel ~1 ms per process), never sampling less often than every 50 ms otherwise
+            self._stop.wait(max(self.interval, cost / MAX_OVERHEAD))
 
     def sample(self) -> Sample:
         """Take one sample (and enforce the memory guard)."""
         pss = pss_shmem = max_child_rss = 0
-        procs = descendants(self._me)
-        for proc in procs:
-            roll = read_rollup(proc.pid)
+        pids = tree_pids(os.getpid())
+        for pid in pids:
+            roll = read_rollup(pid)
             pss += roll.get("Pss", 0)
             pss_shmem += roll.get("Pss_Shmem", 0)
-            if proc.pid != self.root_pid:
+            if pid != self.root_pid:
                 max_child_rss = max(max_child_rss, roll.get("Rss", 0))
-            try:
-                times = proc.cpu_times()
-                self.cpu[(proc.pid, proc.create_time())] = times.user + times.system
-            except psutil.Error:
-                pass
+            cpu = read_cpu(pid)
+            if cpu is not None:
+                self.cpu[(pid, cpu[0])] = cpu[1]
         shm_extra = max(0, shm_used() - self._shm0 - pss_shmem)
-        sample = Sample(time.monotonic(), pss + shm_extra, pss, shm_extra, max_child_rss, len(procs))
+        sample = Sample(
+            time.monotonic(),
+            pss + shm_extra,
+            pss,
+            shm_extra,
+            max_child_rss,
+            len(pids),
+            system_busy(),
+            sum(self.cpu.values()),
+        )
         self.samples.append(sample)
         if sample.memory > self.limit_bytes and not self.killed_for_memory:
             self.killed_for_memory = True
             kill_tree(self._me)
         return sample
+
+    def background_cores(self, samples: list[Sample]) -> float | None:
+        """Cores kept busy by processes outside the tree (this sampler included) over ``samples``."""
+        if len(samples) < 2 or samples[-1].t <= samples[0].t:
+            return None
+        first, last = samples[0], samples[-1]
+        other = (last.busy - first.busy) - (last.tree_cpu - first.tree_cpu)
+        return max(0.0, other / (last.t - first.t))
 
     def window(self, t_start: float | None, t_end: float | None) -> list[Sample]:
         """Samples taken between ``t_start`` and ``t_end`` (all of them if either is unknown)."""

@@ -68,8 +68,8 @@ def scenario_table(name: str, rows: dict[str, dict]) -> str:
         return "\n".join(lines)
     head = (
         "| engine | status | wall s | rows/s | speedup | efficiency | peak memory MB "
-        "(PSS + /dev/shm) | max worker RSS MB | CPU s | note |\n"
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|"
+        "(PSS + /dev/shm) | max worker RSS MB | CPU s | other load, cores | note |\n"
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"
     )
     lines = [head]
     for engine, row in ordered(rows):
@@ -79,7 +79,8 @@ def scenario_table(name: str, rows: dict[str, dict]) -> str:
             f"{_num(row.get('rows_per_s') if ok else None, ',.0f')} | "
             f"{_num(speedup(row, rows), '.2f')} | {_num(efficiency(engine, row, rows), '.2f')} | "
             f"{_mb(row.get('memory_peak'))} | {_mb(row.get('max_child_rss'))} | "
-            f"{_num(row.get('cpu_s') if ok else None, '.1f')} | {row.get('note', '')} |"
+            f"{_num(row.get('cpu_s') if ok else None, '.1f')} | "
+            f"{_num(row.get('background_cores'), '.2f')} | {row.get('note', '')} |"
         )
     return "\n".join(lines)
 
@@ -333,12 +334,15 @@ METHOD = """## Method
   `with session: call(df)`, so pool start-up and shutdown are in the wall time (a user calling the
   library once pays them). The input is built before the clock starts and is in memory throughout.
 - **Memory**: every ~50 ms the runner reads `/proc/PID/smaps_rollup` of every process below it
-  (it is a child subreaper, so escaped workers still count). Memory = sum of `Pss` + what /dev/shm
+  (it is a child subreaper, so escaped workers still count); it samples less often when that costs
+  more than 5% of one core (~1 ms per process per sample). Memory = sum of `Pss` + what /dev/shm
   gained during the run and no process maps (`max(0, shm growth - sum of Pss_Shmem)`). The peak
   over the timed window is reported; it includes the input frame held by the parent.
   *Max worker RSS* is the largest RSS of any process other than the run's own.
 - **CPU s**: user + system of the run's process over the timed window plus the last sampled CPU
-  time of every descendant.
+  time of every descendant. **Other load** = cores kept busy meanwhile by processes outside the
+  run (from `/proc/stat`, the sampler itself included): the machine is shared, so a row with a
+  high value ran on fewer free cores than it asked for.
 - **Efficiency** = serial wall / (workers x wall), serial = `df.apply(f, axis=1)` under pandas 3 in
   the main env (serial-pd2 is the pandas-2 baseline for pandarallel, mapply, parallel-pandas).
 - **Correctness**: every result is compared with the serial result

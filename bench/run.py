@@ -109,6 +109,8 @@ def run_once(
         record["shm_extra_peak"] = max((s.shm_extra for s in samples), default=0)
         record["max_child_rss"] = max((s.max_child_rss for s in samples), default=0)
         record["samples"] = len(samples)
+        record["background_cores"] = outcome.sampler.background_cores(samples)
+        record["sampler_cpu_s"] = outcome.sampler.overhead_cpu
         notes = []
         if outcome.leaked:
             notes.append(f"left {outcome.leaked} processes")
@@ -169,6 +171,8 @@ def summarize(records: list[dict], repeat: int) -> dict:
         "max_child_rss",
         "latency_ms",
         "samples",
+        "background_cores",
+        "sampler_cpu_s",
     ):
         values = [r[key] for r in ok if r.get(key) is not None]
         if values:
