@@ -17,7 +17,7 @@ import pandas as pd
 # Pure-Python loop iterations per millisecond of CPU on the reference machine (AMD EPYC, 2 cores,
 # CPython 3.11): calibrated once and fixed so every engine does exactly the same work. The measured
 # serial time per row is what BENCHMARKS.md reports.
-SPIN_PER_MS = 17_000
+SPIN_PER_MS = 29_000
 
 
 def spin(iterations: int) -> int:
