@@ -111,6 +111,21 @@ def system_busy() -> float:
     return (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS
 
 
+def wait_for_quiet(max_wait: float, threshold: float = 0.3, probe: float = 1.0) -> float:
+    """Wait (up to ``max_wait`` s) until other processes keep under ``threshold`` cores busy.
+
+    The machine is shared (builds, test runs); a run started on a busy machine gets fewer cores
+    than it asked for. Returns the background load of the last probe, in cores.
+    """
+    deadline = time.monotonic() + max_wait
+    while True:
+        busy0, t0 = system_busy(), time.monotonic()
+        time.sleep(probe)
+        load = (system_busy() - busy0) / (time.monotonic() - t0)
+        if load < threshold or time.monotonic() >= deadline:
+            return load
+
+
 @dataclass
 class Sample:
     """One look at the tree: monotonic time, memory total, its parts, the biggest worker's RSS,

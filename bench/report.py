@@ -7,6 +7,7 @@ where a row holds the medians over the repeats of one engine on one scenario (se
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,10 @@ def _num(value: float | None, fmt: str) -> str:
 
 def _mb(value: int | None) -> str:
     return "–" if not value else f"{value / MB:,.0f}"
+
+
+def _size(nbytes: float) -> str:
+    return f"{nbytes / MB:,.0f} MB" if nbytes >= 10 * MB else f"{nbytes / 1e3:,.0f} kB"
 
 
 def scenario_table(name: str, rows: dict[str, dict]) -> str:
@@ -107,11 +112,16 @@ def _rowpool(runs: dict, scenario: str) -> dict | None:
     return row if row and row["status"] == OK else None
 
 
+def memory_limit(input_bytes: float) -> float:
+    """The memory bar: all processes together <= 1.15 x the frame + 300 MB."""
+    return 1.15 * input_bytes + 300 * MB
+
+
 def _memory_bar(runs: dict) -> tuple[str, bool] | None:
     row = _rowpool(runs, "bigmem")
     if not row:
         return None
-    limit = 1.15 * row["input_bytes"] + 300 * MB
+    limit = memory_limit(row["input_bytes"])
     return (
         f"{row['memory_peak'] / MB:,.0f} MB vs limit {limit / MB:,.0f} MB "
         f"(frame {row['input_bytes'] / MB:,.0f} MB)",
@@ -206,8 +216,12 @@ def bars_table(runs: dict[str, dict[str, dict]]) -> str:
 
 
 # ----------------------------------------------------------------------------- plots
+MEMORY_BAR_SCENARIOS = ("bigmem",)  # memory plots that show the DESIGN.md memory bar
+
+
 def plot_scenario(name: str, rows: dict[str, dict], path: Path) -> Path | None:
-    """Horizontal bars of time and peak memory per engine; None without matplotlib."""
+    """Horizontal bars of time and peak memory per engine (rowpool in red); None without
+    matplotlib. Failed runs are labelled with their status; the memory bar is a dashed line."""
     try:
         import matplotlib
 
@@ -217,30 +231,30 @@ def plot_scenario(name: str, rows: dict[str, dict], path: Path) -> Path | None:
         return None
     items = ordered(rows)
     labels = [engine for engine, _ in items]
-    latency = SCENARIOS[name].latency
-    if latency:
-        times = [row.get("latency_ms") if row["status"] == OK else None for _, row in items]
-        time_label = "warm 1-row job, median ms"
-    else:
-        times = [row.get("wall_s") if row["status"] == OK else None for _, row in items]
-        time_label = "wall time, s"
+    key, time_label = (
+        ("latency_ms", "warm 1-row job, median ms") if SCENARIOS[name].latency else ("wall_s", "wall time, s")
+    )
+    times = [row.get(key) if row["status"] == OK else None for _, row in items]
     mems = [(row.get("memory_peak") or 0) / MB or None for _, row in items]
+    input_bytes = max((row.get("input_bytes") or 0 for _, row in items), default=0)
+    limit = memory_limit(input_bytes) / MB if name in MEMORY_BAR_SCENARIOS and input_bytes else 0
     colors = ["tab:red" if engine == "rowpool" else "tab:blue" for engine in labels]
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(labels) + 1.6), sharey=True)
-    for ax, values, title in (
-        (axes[0], times, time_label),
-        (axes[1], mems, "peak memory, MB (PSS + /dev/shm)"),
+    for ax, values, title, floor in (
+        (axes[0], times, time_label, 0),
+        (axes[1], mems, "peak memory, MB (PSS + /dev/shm)", limit),
     ):
         ax.barh(labels, [v or 0 for v in values], color=colors)
-        top = max([v for v in values if v] or [1])
+        top = max([v for v in values if v] + [floor, 1e-9])
         for y, ((_, row), v) in enumerate(zip(items, values, strict=True)):
-            text = f"{v:,.3g}" if v else row["status"]
-            if row["status"] != OK:
-                text = row["status"]
+            text = f"{v:,.3g}" if v and row["status"] == OK else row["status"]
             ax.text((v or 0) + top * 0.01, y, text, va="center", fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.set_xlim(0, top * 1.25)
         ax.grid(axis="x", alpha=0.3)
+    if limit:
+        axes[1].axvline(limit, color="tab:red", ls="--", lw=1)
+        axes[1].text(limit, len(labels) - 0.4, " memory bar", color="tab:red", fontsize=8)
     axes[0].invert_yaxis()
     fig.suptitle(f"{name}: {SCENARIOS[name].summary}"[:110], fontsize=10)
     fig.tight_layout()
@@ -251,36 +265,131 @@ def plot_scenario(name: str, rows: dict[str, dict], path: Path) -> Path | None:
 
 
 # ----------------------------------------------------------------------------- the document
-def render(results: dict, md_path: Path, plot_dir: Path) -> str:
-    """BENCHMARKS.md text (writing the plots into ``plot_dir`` on the way)."""
-    runs = results["runs"]
+PEERS_EXCLUDED = ("serial", "serial-pd2", "rowpool")  # not "peers" in the summary
+
+
+def _measure(name: str, row: dict) -> float | None:
+    """The time that ranks engines in a scenario: wall s, or median latency ms for ``start``."""
+    if row["status"] != OK:
+        return None
+    return row.get("latency_ms" if SCENARIOS[name].latency else "wall_s")
+
+
+def _fmt_time(name: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f} ms" if SCENARIOS[name].latency else f"{value:.2f} s"
+
+
+def _fmt_mb(value: float | None) -> str:
+    return "–" if not value else f"{value / MB:,.0f} MB"
+
+
+def summary_table(runs: dict[str, dict[str, dict]]) -> str:
+    """One line per scenario: serial, rowpool, the fastest and the leanest OK peer."""
+    lines = [
+        "| scenario | serial | rowpool | rowpool speedup | fastest peer | rowpool peak memory "
+        "| leanest peer |",
+        "|---|--:|--:|--:|---|--:|---|",
+    ]
+    for name in SCENARIOS:
+        rows = runs.get(name)
+        if not rows:
+            continue
+        fmt = functools.partial(_fmt_time, name)
+        serial = _measure(name, rows["serial"]) if "serial" in rows else None
+        rp = rows.get("rowpool")
+        rp_time = _measure(name, rp) if rp else None
+        rp_cell = fmt(rp_time) if rp_time is not None else (rp["status"] if rp else "not run")
+        gain = serial / rp_time if serial and rp_time else None
+        peers = [(e, r) for e, r in rows.items() if e not in PEERS_EXCLUDED and r["status"] == OK]
+        fast = min(peers, key=lambda er: _measure(name, er[1]) or float("inf"), default=None)
+        lean = min(peers, key=lambda er: er[1].get("memory_peak") or float("inf"), default=None)
+        lines.append(
+            f"| {name} | {fmt(serial)} | {rp_cell} | {_num(gain, '.2f')} | "
+            + (f"{fast[0]} {fmt(_measure(name, fast[1]))}" if fast else "–")
+            + f" | {_fmt_mb(rp.get('memory_peak') if rp else None)} | "
+            + (f"{lean[0]} {_fmt_mb(lean[1].get('memory_peak'))}" if lean else "–")
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def _header(results: dict) -> list[str]:
     machine = results["machine"]
-    out = ["# rowpool benchmarks", ""]
-    out.append(
-        "Generated by `bench/run.py` (do not edit by hand; rerun it). "
-        "Every run is one fresh process; numbers are medians over the repeats. "
-        "Method and caveats at the end."
-    )
-    out += ["", "## Machine", ""]
-    out.append(
-        f"- CPU: {machine['cpu']}, {machine['cores']} cores; RAM {machine['ram_gib']:.1f} "
-        f"GiB, swap {machine['swap_gib']:.1f} GiB; Linux {machine['kernel']}"
-    )
-    out.append(f"- measured on {results.get('date', '?')}")
-    out += [
+    return [
+        "# rowpool benchmarks",
+        "",
+        "Generated by `bench/run.py` (do not edit by hand; rerun it). Every run is one fresh "
+        "process; numbers are medians over the repeats. Method and caveats at the end.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {machine['cpu']}, {machine['cores']} cores; RAM {machine['ram_gib']:.1f} GiB, "
+        f"swap {machine['swap_gib']:.1f} GiB; Linux {machine['kernel']}",
+        f"- measured on {results.get('date', '?')}; the machine is shared with builds and test "
+        "runs: see the *other load* column",
         "",
         "## Commands",
         "",
         "```sh",
-        "bash bench/setup_peers.sh            # bench/.venv (pandas 3 + peers + rowpool from "
-        "this checkout) and bench/.venv-pandas2",
-        *[f"{c}" for c in results.get("commands", [])],
-        "python bench/run.py --smoke --out /tmp/rowpool-smoke   # CI: tiny sizes, exits "
-        "non-zero on any ERROR/WRONG",
+        "bash bench/setup_peers.sh   # bench/.venv: pandas 3, peers, rowpool from this checkout;",
+        "                            # bench/.venv-pandas2: pandas 2 + pandarallel, mapply, parallel-pandas",
+        *results.get("commands", []),
+        "python bench/run.py --smoke --out /tmp/rowpool-smoke   # CI: tiny sizes, exit 1 on any failure",
         "```",
         "",
     ]
+
+
+def _scenario_section(name: str, rows: dict[str, dict], md_path: Path, plot_dir: Path) -> list:
+    any_row = next(iter(rows.values()))
+    serial = rows.get("serial", {})
+    per_row = (
+        f" Serial cost {serial['wall_s'] / serial['rows'] * 1e3:.3g} ms per row."
+        if serial.get("status") == OK and serial.get("rows") and not SCENARIOS[name].latency
+        else ""
+    )
+    out = [
+        f"## {name}",
+        "",
+        f"{SCENARIOS[name].summary}. {any_row.get('rows', 0):,} rows, input "
+        f"{_size(any_row.get('input_bytes', 0))}, {any_row['workers']} workers, "
+        f"{any_row.get('repeat', 1)} repeat(s).{per_row}",
+        "",
+        scenario_table(name, rows),
+        "",
+    ]
+    plot = plot_scenario(name, rows, plot_dir / f"{name}.png")
+    if plot:
+        out += [f"![{name}]({Path(_relpath(plot, md_path.parent)).as_posix()})", ""]
+    return out
+
+
+def _versions_table(versions: dict[str, dict[str, str]]) -> list[str]:
+    out = ["## Versions", "", "| package | main env | pandas-2 env |", "|---|---|---|"]
+    for pkg in sorted({k for env in versions.values() for k in env}):
+        out.append(
+            f"| {pkg} | {versions.get('main', {}).get(pkg, '–')} | "
+            f"{versions.get('pandas2', {}).get(pkg, '–')} |"
+        )
+    return out + [""]
+
+
+def _engines_table() -> list[str]:
+    out = ["## Engines", "", "| engine | what | interpreter |", "|---|---|---|"]
+    for engine in ENGINES.values():
+        env = "bench/.venv-pandas2 (pandas 2)" if engine.env == "pandas2" else "main"
+        out.append(f"| {engine.name} | {engine.summary} | {env} |")
+    return out + [""]
+
+
+def render(results: dict, md_path: Path, plot_dir: Path) -> str:
+    """BENCHMARKS.md text (writing the plots into ``plot_dir`` on the way)."""
+    runs = results["runs"]
+    out = _header(results)
     out += ["## DESIGN.md §4 bars (rowpool)", "", bars_table(runs), ""]
+    out += ["## Summary", "", summary_table(runs), ""]
     out += ["## Scenarios", "", "| scenario | rows | what |", "|---|--:|---|"]
     for name, sc in SCENARIOS.items():
         rows = next(iter(runs.get(name, {}).values()), {}).get("rows")
@@ -288,38 +397,12 @@ def render(results: dict, md_path: Path, plot_dir: Path) -> str:
         out.append(f"| {name} | {shown} | {sc.summary} |")
     out.append("")
     for name in SCENARIOS:
-        if name not in runs:
-            continue
-        rows = runs[name]
-        any_row = next(iter(rows.values()))
-        out += [
-            f"## {name}",
-            "",
-            f"{SCENARIOS[name].summary}. {any_row['rows']:,} rows, input "
-            f"{any_row.get('input_bytes', 0) / MB:,.0f} MB, {any_row['workers']} workers, "
-            f"{any_row.get('repeat', 1)} repeat(s).",
-            "",
-            scenario_table(name, rows),
-            "",
-        ]
-        plot = plot_scenario(name, rows, plot_dir / f"{name}.png")
-        if plot:
-            rel = Path(_relpath(plot, md_path.parent))
-            out += [f"![{name}]({rel.as_posix()})", ""]
-    out += ["## Versions", "", "| package | main env | pandas-2 env |", "|---|---|---|"]
-    versions = results.get("versions", {})
-    names = sorted({k for env in versions.values() for k in env})
-    for pkg in names:
-        out.append(
-            f"| {pkg} | {versions.get('main', {}).get(pkg, '–')} | "
-            f"{versions.get('pandas2', {}).get(pkg, '–')} |"
-        )
-    out += ["", "## Engines", "", "| engine | what | interpreter |", "|---|---|---|"]
-    for engine in ENGINES.values():
-        env = "bench/.venv-pandas2 (pandas 2)" if engine.env == "pandas2" else "main"
-        out.append(f"| {engine.name} | {engine.summary} | {env} |")
-    out += ["", METHOD]
-    return "\n".join(out) + "\n"
+        if name in runs:
+            out += _scenario_section(name, runs[name], md_path, plot_dir)
+    out += _versions_table(results.get("versions", {}))
+    out += _engines_table()
+    out.append(METHOD)
+    return "\n".join(out)
 
 
 def _relpath(path: Path, start: Path) -> str:

@@ -33,7 +33,7 @@ import psutil  # noqa: E402
 
 from bench import report  # noqa: E402
 from bench.engines import ENGINES, Engine  # noqa: E402
-from bench.measure import GiB, become_subreaper, run_measured  # noqa: E402
+from bench.measure import GiB, become_subreaper, run_measured, wait_for_quiet  # noqa: E402
 from bench.scenarios import SCENARIOS, Scenario  # noqa: E402
 
 PANDAS2_PYTHON = HERE / ".venv-pandas2" / "bin" / "python"
@@ -75,6 +75,8 @@ def run_once(
     if python is None:
         record["note"] = "no pandas-2 env: run bench/setup_peers.sh"
         return record, None
+    if args.quiet_wait > 0 and not args.smoke:
+        wait_for_quiet(args.quiet_wait)
     with tempfile.TemporaryDirectory(prefix="rowpool-bench-") as tmp:
         tmp_path = Path(tmp)
         cmd = [
@@ -307,6 +309,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="memory guard: kill a run whose tree passes this (default 20)",
     )
     parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="only rewrite BENCHMARKS.md and the plots from the saved results.json",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=30.0,
+        help="before each run, wait up to this many seconds for the machine's other load to drop "
+        "below 0.3 cores (default 30; 0: don't wait)",
+    )
+    parser.add_argument(
         "--pandas2-python",
         type=Path,
         default=PANDAS2_PYTHON,
@@ -324,12 +338,27 @@ def output_paths(args) -> tuple[Path, Path, Path]:
     return out / "BENCHMARKS.md", out / "plots", out / "results.json"
 
 
+def save(results: dict, md_path: Path, plot_dir: Path, json_path: Path) -> None:
+    """Write results.json, the plots and BENCHMARKS.md."""
+    runs = results.get("runs", {})
+    results["commands"] = sorted(
+        {row["command"] for rows in runs.values() for row in rows.values() if "command" in row}
+    )
+    json_path.write_text(json.dumps(results, indent=1, sort_keys=True))
+    md_path.write_text(report.render(results, md_path, plot_dir))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the suite, write the report; with --smoke, exit 1 if any run is not OK."""
     args = parse_args(argv)
+    md_path, plot_dir, json_path = output_paths(args)
+    results = json.loads(json_path.read_text()) if json_path.exists() else {}
+    if args.report_only:
+        save(results, md_path, plot_dir, json_path)
+        print(f"wrote {md_path}")
+        return 0
     become_subreaper()
     scenarios, engines = select(args)
-    md_path, plot_dir, json_path = output_paths(args)
     pythons = {
         "main": Path(sys.executable),
         "pandas2": args.pandas2_python if args.pandas2_python.exists() else None,
@@ -339,33 +368,29 @@ def main(argv: list[str] | None = None) -> int:
     command = f"{python} bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     print(f"{command}\n-> {md_path}")
 
-    results = json.loads(json_path.read_text()) if json_path.exists() else {}
     runs = results.setdefault("runs", {})
-    for scenario in scenarios:
+    results["machine"] = machine_info()
+    results["date"] = time.strftime("%Y-%m-%d")
+    results["versions"] = {
+        **results.get("versions", {}),
+        **versions(pythons, {e.env for e in engines}),
+    }
+    for scenario in scenarios:  # saved after each scenario: an interrupted suite keeps its rows
         rows = run_scenario(scenario, engines, args, pythons)
         for row in rows.values():
             row["command"] = command
         runs.setdefault(scenario.name, {}).update(rows)
-
-    results["machine"] = machine_info()
-    results["date"] = time.strftime("%Y-%m-%d")
-    old_versions = results.get("versions", {})
-    results["versions"] = {**old_versions, **versions(pythons, {e.env for e in engines})}
-    results["commands"] = sorted(
-        {row["command"] for rows in runs.values() for row in rows.values() if "command" in row}
-    )
-    json_path.write_text(json.dumps(results, indent=1, sort_keys=True))
-    md_path.write_text(report.render(results, md_path, plot_dir))
+        save(results, md_path, plot_dir, json_path)
     print(f"wrote {md_path}")
 
     failed = [
-        (s.name, e)
+        f"{s.name}/{e.name}={runs[s.name][e.name]['status']}"
         for s in scenarios
-        for e, row in runs[s.name].items()
-        if row["status"] != "OK" and e in {x.name for x in engines}
+        for e in engines
+        if runs[s.name][e.name]["status"] != "OK"
     ]
     if failed:
-        print("not OK: " + ", ".join(f"{s}/{e}={runs[s][e]['status']}" for s, e in failed))
+        print("not OK: " + ", ".join(failed))
     return 1 if args.smoke and failed else 0
 
 
