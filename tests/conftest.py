@@ -66,11 +66,20 @@ def _held_outside_our_tree(names: set[str]) -> set[str]:
     return held
 
 
+# Names that Python's multiprocessing, loky and joblib give their semaphores and memmap folders.
+# Neither rowpool nor these tests use them; other programs on the machine (a benchmark run) do.
+FOREIGN_SHM_PREFIXES = ("sem.mp-", "sem.loky-", "joblib_memmapping_folder_", "loky-")
+
+
 def _new_shm_entries(before: set[str]) -> set[str]:
-    new = _shm_entries() - before
-    if new:
-        new -= _held_outside_our_tree(new)
-    return new
+    deadline = time.monotonic() + GRACE_SECONDS
+    while True:
+        new = {n for n in _shm_entries() - before if not n.startswith(FOREIGN_SHM_PREFIXES)}
+        if new:
+            new -= _held_outside_our_tree(new)
+        if not new or time.monotonic() > deadline:
+            return new
+        time.sleep(0.1)  # a transient entry of another program may still go away
 
 
 def _describe(process: psutil.Process) -> str:
