@@ -219,6 +219,10 @@ def bars_table(runs: dict[str, dict[str, dict]]) -> str:
 MEMORY_BAR_SCENARIOS = ("bigmem",)  # memory plots that show the DESIGN.md memory bar
 
 
+def _label(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def plot_scenario(name: str, rows: dict[str, dict], path: Path) -> Path | None:
     """Horizontal bars of time and peak memory per engine (rowpool in red); None without
     matplotlib. Failed runs are labelled with their status; the memory bar is a dashed line."""
@@ -247,7 +251,7 @@ def plot_scenario(name: str, rows: dict[str, dict], path: Path) -> Path | None:
         ax.barh(labels, [v or 0 for v in values], color=colors)
         top = max([v for v in values if v] + [floor, 1e-9])
         for y, ((_, row), v) in enumerate(zip(items, values, strict=True)):
-            text = f"{v:,.3g}" if v and row["status"] == OK else row["status"]
+            text = _label(v) if v and row["status"] == OK else row["status"]
             ax.text((v or 0) + top * 0.01, y, text, va="center", fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.set_xlim(0, top * 1.25)

@@ -334,6 +334,8 @@ def output_paths(args) -> tuple[Path, Path, Path]:
     if args.out is None and not args.smoke:
         return ROOT / "BENCHMARKS.md", HERE / "plots", HERE / "results.json"
     out = args.out or Path(tempfile.mkdtemp(prefix="rowpool-smoke-"))
+    if args.smoke and out.resolve() == ROOT:
+        sys.exit("--smoke must not overwrite the repository's BENCHMARKS.md: pick another --out")
     out.mkdir(parents=True, exist_ok=True)
     return out / "BENCHMARKS.md", out / "plots", out / "results.json"
 
