@@ -294,7 +294,9 @@ def test_bad_arguments_apply(options, error, word):
 
 
 @pytest.mark.parametrize(
-    "options,error,word", [b for b in BAD if "row_type" not in b[0]], ids=[repr(b[0]) for b in BAD if "row_type" not in b[0]]
+    "options,error,word",
+    [b for b in BAD if "row_type" not in b[0]],
+    ids=[repr(b[0]) for b in BAD if "row_type" not in b[0]],
 )
 def test_bad_arguments_map_batches(options, error, word):
     with pytest.raises(error, match=word):
