@@ -6,22 +6,30 @@
 
 Each worker holds at most ``PREFETCH`` chunks, so it never waits for the next one; the arena bounds
 the bytes in flight (dispatch pauses while it is full). The wait sleeps in the C++ Supervisor
-with the GIL released and wakes on a result, on a worker's death, or on Ctrl-C.
+with the GIL released and wakes on a result, on a worker's death, on a chunk's deadline, or on Ctrl-C.
+
+Recovery: a worker runs its chunks in order, so when it dies (or passes its chunk's deadline and is
+killed) only the chunk at the head of its queue is suspect; the others are re-queued as they are.
+A suspect chunk of several rows is bisected and both halves re-run on fresh workers; a single row
+that kills its worker more than ``retries`` times (or times out once) is a poison row: it fails the
+job (``errors="raise"``) or becomes a failure record (``"coerce"``/``"collect"``).
 """
 
 from __future__ import annotations
 
 import pickle
 import sys
+import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import _codec, _core, _protocol
-from .errors import BudgetExceeded, EngineError, QueueClosed, SerializationError, WorkerLost
+from .errors import BudgetExceeded, EngineError, QueueClosed, RowTimeout, SerializationError, WorkerLost
 
 PREFETCH = 2
 TARGET_CHUNK_SECONDS = 0.25
 RESULT_BYTES_PER_ROW = 9  # a float64 plus pickle framing; larger results travel inline
+TIMEOUT_GRACE_MS = 1000  # SIGTERM, then SIGKILL after this, for a worker past its deadline
 
 
 @dataclass
@@ -31,6 +39,14 @@ class Task:
     end: int
     block: int
     result_offset: int
+    deaths: int = 0  # deaths of workers while this range (or a range containing it) ran
+
+
+@dataclass
+class WorkerState:
+    queue: deque = field(default_factory=deque)  # chunk ids in the order the worker runs them
+    running: int | None = None  # the chunk the worker reported it started
+    started: float = 0.0  # when it started
 
 
 def encode_spec(spec) -> bytes:
@@ -47,15 +63,28 @@ def encode_spec(spec) -> bytes:
 
 
 class JobRun:
-    def __init__(self, pool, table, spec, *, fixed_rows: int, progress, payload: bytes | None = None):
+    def __init__(
+        self,
+        pool,
+        table,
+        spec,
+        *,
+        fixed_rows: int,
+        progress,
+        payload: bytes | None = None,
+        retries: int = 2,
+        timeout: float | None = None,
+    ):
         self.pool = pool
+        self.retries = retries
+        self.timeout = timeout
         self.payload = payload
         self.table = table
         self.spec = spec
         self.progress = progress
         self.fixed_rows = fixed_rows
         self.inflight: dict[int, Task] = {}
-        self.load: dict[int, int] = {}
+        self.workers: dict[int, WorkerState] = {}
         self.pending: deque = deque()
         self.outcomes: dict[int, tuple] = {}  # first row -> (end row, outcome)
         self.stopping = False
@@ -74,14 +103,18 @@ class JobRun:
         if self.payload is None:
             self.payload = encode_spec(self.spec)
         self.job_id = self.pool.start_job(self.payload)
-        self.load = {w: 0 for w in self.pool.supervisor.workers()}
-        self.pids = {w: self.pool.supervisor.pid(w) for w in self.load}
+        self.workers = {w: WorkerState() for w in self.pool.supervisor.workers()}
+        self.pids = {w: self.pool.supervisor.pid(w) for w in self.workers}
         while True:
             if not self.stopping:
                 self.dispatch()
             if not self.inflight:
                 break
-            self.handle(self.pool.supervisor.wait(-1))
+            event = self.pool.supervisor.wait(self.wait_ms())
+            if event is None:
+                self.enforce_deadlines()
+            else:
+                self.handle(event)
         if not self.stopping and (self.pending or self.scheduler.dispatched_rows < self.table.rows):
             raise EngineError("rowpool stopped before every row was dispatched (no live worker)")
         return self.outcomes
@@ -91,35 +124,36 @@ class JobRun:
         supervisor = self.pool.supervisor
         self.pool._spawn_missing()
         for worker in supervisor.workers():
-            if worker not in self.load:
+            if worker not in self.workers:
                 supervisor.send(worker, _protocol.JOB, 0, self.job_id, 0, 0, self.payload)
-                self.load[worker] = 0
+                self.workers[worker] = WorkerState()
                 self.pids[worker] = supervisor.pid(worker)
 
     # -- dispatch ---------------------------------------------------------------------------------
     def next_chunk(self):
+        """(begin, end, deaths) of the next range to run: re-queued ranges first."""
         if self.pending:
             return self.pending.popleft()
         chunk = self.scheduler.next()
-        return None if chunk is None else (chunk.begin, chunk.end)
+        return None if chunk is None else (chunk.begin, chunk.end, 0)
 
     def dispatch(self) -> None:
         arena = self.pool.arena
         while True:
-            idle = [w for w, n in self.load.items() if n < PREFETCH]
+            idle = [w for w, state in self.workers.items() if len(state.queue) < PREFETCH]
             if not idle:
                 return
             chunk = self.next_chunk()
             if chunk is None:
                 return
-            begin, end = chunk
+            begin, end, deaths = chunk
             parts = self.table.chunk_parts(begin, end)
             size = _codec.packed_size(parts)
             result_capacity = _codec._align((end - begin) * RESULT_BYTES_PER_ROW + 256)
             total = size + result_capacity
             if total > arena.capacity // 2 and end - begin > 1 and not self.fixed_rows:
                 middle = (begin + end) // 2  # a chunk too big for the budget: halve it
-                self.pending.extendleft([(middle, end), (begin, middle)])
+                self.pending.extendleft([(middle, end, deaths), (begin, middle, deaths)])
                 continue
             try:
                 block = arena.allocate(total)
@@ -131,13 +165,13 @@ class JobRun:
             if block is None:  # arena full: wait for a result to free space
                 self.pending.appendleft(chunk)
                 return
-            worker = min(idle, key=self.load.__getitem__)
+            worker = min(idle, key=lambda w: len(self.workers[w].queue))
             _codec.pack(self.pool.memory, block, parts)
             record = _protocol.TASK_RECORD.pack(block, size, block + size, result_capacity, begin, end)
             chunk_id = self.chunk_ids
             self.chunk_ids += 1
-            self.inflight[chunk_id] = Task(worker, begin, end, block, block + size)
-            self.load[worker] += 1
+            self.inflight[chunk_id] = Task(worker, begin, end, block, block + size, deaths)
+            self.workers[worker].queue.append(chunk_id)
             try:
                 self.pool.supervisor.send(worker, _protocol.TASK, 0, chunk_id, 0, 0, record)
             except QueueClosed:  # it died before this task reached it: report its death
@@ -151,7 +185,10 @@ class JobRun:
             return
         kind, flags, tag, arg0, arg1, payload_bytes = detail
         payload = self.pool.supervisor.receive_payload(worker, payload_bytes)
-        if kind == _protocol.RESULT:
+        if kind == _protocol.STARTED:
+            state = self.workers[worker]
+            state.running, state.started = tag, time.monotonic()
+        elif kind == _protocol.RESULT:
             self.result(tag, flags, arg0, arg1, payload)
         elif kind == _protocol.JOB_FAILED:
             what, type_name, message, traceback = pickle.loads(payload)
@@ -163,7 +200,7 @@ class JobRun:
 
     def result(self, chunk_id, flags, size, compute_ns, payload) -> None:
         task = self.inflight.pop(chunk_id)
-        self.load[task.worker] -= 1
+        self.workers[task.worker].queue.remove(chunk_id)
         if flags & _protocol.IN_ARENA:
             offset = task.result_offset
             payload = self.pool.memory[offset : offset + size].tobytes()
@@ -176,22 +213,83 @@ class JobRun:
         if self.progress is not None:
             self.progress.update(task.end - task.begin)
 
-    def worker_exited(self, worker, status) -> None:
+    # -- recovery ---------------------------------------------------------------------------------
+    def deadline(self, worker: int) -> float | None:
+        """When the chunk at the head of ``worker``'s queue is overdue (None: no timeout)."""
+        state = self.workers[worker]
+        if self.timeout is None or not state.queue or state.running != state.queue[0]:
+            return None  # a worker still starting up or between chunks has no deadline
+        task = self.inflight[state.running]
+        rows = task.end - task.begin
+        per_row = self.scheduler.seconds_per_row
+        # A chunk may take its expected time plus one timeout; a single row exactly one timeout.
+        allowance = self.timeout + 2 * rows * per_row if per_row > 0 and rows > 1 else self.timeout * rows
+        return state.started + allowance
+
+    def wait_ms(self) -> int:
+        deadlines = [d for d in map(self.deadline, self.workers) if d is not None]
+        if not deadlines:
+            return -1
+        return max(0, int((min(deadlines) - time.monotonic()) * 1000) + 1)
+
+    def enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for worker in list(self.workers):
+            deadline = self.deadline(worker)
+            if deadline is not None and now >= deadline:
+                status = self.pool.supervisor.terminate(worker, TIMEOUT_GRACE_MS)
+                self.worker_exited(worker, status, timed_out=True)
+
+    def worker_exited(self, worker, status, *, timed_out: bool = False) -> None:
         exit_code, signal_number, text = status
-        lost = [t for t in self.inflight.values() if t.worker == worker]
-        self.load.pop(worker, None)
+        state = self.workers.pop(worker, WorkerState())
         pid = self.pids.get(worker)
+        lost = [self.inflight.pop(chunk_id) for chunk_id in state.queue]
+        for task in lost:
+            self.pool.arena.release(task.block)
+        if not self.stopping:
+            self.replace_worker()
         if not lost:
-            if not self.stopping:
-                self.replace_worker()
             return
+        suspect, innocent = lost[0], lost[1:]
+        self.pending.extendleft((t.begin, t.end, t.deaths) for t in reversed(innocent))
+        deaths = suspect.deaths + 1
+        rows = suspect.end - suspect.begin
+        if rows > 1 and self.spec.mode == "rows":
+            middle = (suspect.begin + suspect.end) // 2  # bisect towards the poison row
+            self.pending.extendleft([(middle, suspect.end, deaths), (suspect.begin, middle, deaths)])
+        elif deaths <= self.retries and not timed_out:
+            self.pending.appendleft((suspect.begin, suspect.end, deaths))
+        else:
+            self.poisoned(suspect, pid, exit_code, signal_number, text, timed_out)
+
+    def poisoned(self, task, pid, exit_code, signal_number, text, timed_out) -> None:
+        """``task``'s rows kill their worker every time: fail the job or record the failure."""
         index = self.table.frame.index
-        first, last = min(t.begin for t in lost), max(t.end for t in lost) - 1
-        raise WorkerLost(
-            f"a worker (pid {pid}) died ({text}) while running rows {index[first]!r} to "
-            f"{index[last]!r} (positions {first}..{last})",
-            exit_code=None if signal_number else exit_code,
-            signal=signal_number or None,
-            pid=pid,
-            rows=list(index[first : last + 1]),
-        )
+        first, last = task.begin, task.end - 1
+        where = f"row {index[first]!r}" if first == last else f"rows {index[first]!r} to {index[last]!r}"
+        if timed_out:
+            error = RowTimeout(
+                f"{where} ran longer than the timeout of {self.timeout} s per row; "
+                f"its worker (pid {pid}) was stopped ({text})"
+            )
+        else:
+            error = WorkerLost(
+                f"{where} (position {first}{'' if first == last else f'..{last}'}) killed its worker "
+                f"(pid {pid}, {text}) {task.deaths + 1} time(s)",
+                exit_code=None if signal_number else exit_code,
+                signal=signal_number or None,
+                pid=pid,
+                rows=list(index[first : last + 1]),
+            )
+        if self.spec.errors == "raise":
+            raise error
+        kind = type(error)
+        failure = (0, f"rowpool.{kind.__name__}", str(error), "", pickle.dumps(kind))
+        values = [None] * (task.end - task.begin)
+        failures = [(pos,) + failure[1:] for pos in range(task.end - task.begin)]
+        if self.spec.mode == "batches":
+            values, failures = [None], [failure]
+        self.outcomes[task.begin] = (task.end, (_protocol.ResultKind.OBJECT, values, True, failures))
+        if self.progress is not None:
+            self.progress.update(task.end - task.begin)

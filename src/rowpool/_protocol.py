@@ -14,6 +14,7 @@ JOB = 1  # payload: cloudpickled JobSpec; tag: job id
 TASK = 2  # payload: TASK_RECORD; tag: chunk id
 # worker -> parent
 RESULT = 10  # tag: chunk id; flags: IN_ARENA or 0; arg0: result bytes; arg1: compute nanoseconds
+STARTED = 12  # tag: chunk id; the worker began it (deadlines count from here)
 JOB_FAILED = 11  # payload: pickled (what, type name, message, traceback); tag: job id
 
 IN_ARENA = 1

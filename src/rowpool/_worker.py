@@ -137,6 +137,7 @@ class Worker:
         (chunk_offset, _chunk_bytes, result_offset, result_capacity, _begin, _end) = (
             _protocol.TASK_RECORD.unpack(payload)
         )
+        self.queue.send(_protocol.STARTED, 0, chunk_id, 0, 0, b"")
         spec = self.context.spec
         started = time.perf_counter()
         index, arrays = decode_chunk(self.memory, chunk_offset, spec.codecs)

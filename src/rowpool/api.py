@@ -48,14 +48,59 @@ def _pool_for(pool, workers):
         yield temporary
 
 
-def _run(table, spec, *, pool, workers, chunk_rows, progress):
+def _check_recovery(timeout, retries):
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+    if isinstance(retries, bool) or not isinstance(retries, int):
+        raise TypeError(f"retries must be an int, not {type(retries).__name__}")
+    if retries < 0:
+        raise ValueError(f"retries must be >= 0, got {retries}")
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """During a job in the main thread, SIGTERM (when nobody else handles it) stops the job like
+    Ctrl-C does: workers are ended and SystemExit(143) propagates, instead of a silent death."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run(table, spec, *, pool, workers, chunk_rows, progress, timeout, retries):
     payload = encode_spec(spec)  # an unpicklable func raises SerializationError before any worker starts
     bar = make_progress(progress, table.rows)
     try:
         with _pool_for(pool, workers) as active:
-            run = JobRun(active, table, spec, fixed_rows=chunk_rows or 0, progress=bar, payload=payload)
+            run = JobRun(
+                active,
+                table,
+                spec,
+                fixed_rows=chunk_rows or 0,
+                progress=bar,
+                payload=payload,
+                retries=retries,
+                timeout=timeout,
+            )
             try:
-                outcomes = run.run()
+                with _sigterm_interrupts():
+                    outcomes = run.run()
             except BaseException:
                 active.abort()
                 raise
@@ -142,6 +187,8 @@ def apply(
     progress=None,
     chunk_rows=None,
     row_type="row",
+    timeout=None,
+    retries=2,
     args=(),
     kwargs=None,
     pool=None,
@@ -160,8 +207,15 @@ def apply(
     with the exception type, message and traceback. ``progress`` shows a tqdm bar (default: on a
     terminal or notebook). ``chunk_rows`` fixes the chunk length (default: sized from measured row
     cost). ``pool`` reuses a :class:`rowpool.Pool`'s warm workers.
+
+    Faults: a worker that dies (SIGKILL, OOM, segfault, ``os._exit``) loses nothing: its chunk is
+    re-run on a fresh worker, bisected down to the row that kills workers; that row is retried
+    ``retries`` times, then raises :class:`rowpool.WorkerLost` (or becomes NA / a failure record
+    with ``"coerce"``/``"collect"``). ``timeout`` (seconds per row, checked per chunk) stops a
+    stuck worker and reports the row as :class:`rowpool.RowTimeout`.
     """
     _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
+    _check_recovery(timeout, retries)
     if row_type not in ROW_TYPES:
         raise ValueError(f"row_type must be one of {ROW_TYPES}, got {row_type!r}")
     workers = _check_workers(workers) if pool is None else pool.workers
@@ -181,7 +235,16 @@ def apply(
         args=tuple(args),
         kwargs=dict(kwargs or {}),
     )
-    chunks = _run(table, spec, pool=pool, workers=workers, chunk_rows=chunk_rows, progress=progress)
+    chunks = _run(
+        table,
+        spec,
+        pool=pool,
+        workers=workers,
+        chunk_rows=chunk_rows,
+        progress=progress,
+        timeout=timeout,
+        retries=retries,
+    )
     failures = _failures(chunks, df.index)
     if failures and errors == "raise":
         _raise_first(failures, df.index)
@@ -199,6 +262,8 @@ def map_batches(
     errors="raise",
     progress=None,
     chunk_rows=None,
+    timeout=None,
+    retries=2,
     args=(),
     kwargs=None,
     pool=None,
@@ -208,9 +273,11 @@ def map_batches(
     ``chunk`` is a DataFrame slice with the original columns and index; ``chunk_rows`` fixes its
     length (default: chosen by the scheduler). Results are combined in input order: Series and
     DataFrames with ``pandas.concat``; 1-D arrays with one value per row into a Series on
-    ``df.index``; anything else into a Series with one value per chunk.
+    ``df.index``; anything else into a Series with one value per chunk. A chunk whose worker dies
+    is re-run up to ``retries`` times; ``timeout`` is in seconds per row of a chunk.
     """
     _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
+    _check_recovery(timeout, retries)
     workers = _check_workers(workers) if pool is None else pool.workers
     table = InputTable(df)
     spec = JobSpec(
@@ -225,7 +292,16 @@ def map_batches(
     )
     if len(df) == 0:
         return _results.assemble_batches([], [], df.index)
-    chunks = _run(table, spec, pool=pool, workers=workers, chunk_rows=chunk_rows, progress=progress)
+    chunks = _run(
+        table,
+        spec,
+        pool=pool,
+        workers=workers,
+        chunk_rows=chunk_rows,
+        progress=progress,
+        timeout=timeout,
+        retries=retries,
+    )
     failures = _failures(chunks, df.index)
     if failures and errors == "raise":
         _raise_first(failures, df.index)
