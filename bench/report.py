@@ -405,6 +405,7 @@ def render(results: dict, md_path: Path, plot_dir: Path) -> str:
             out += _scenario_section(name, runs[name], md_path, plot_dir)
     out += _versions_table(results.get("versions", {}))
     out += _engines_table()
+    out.append(PEER_NOTES)
     out.append(METHOD)
     return "\n".join(out)
 
@@ -441,4 +442,18 @@ METHOD = """## Method
 - **Guards**: a run whose tree passes 20 GiB is killed (OOM); one past its time limit is killed
   (TIMEOUT); a crash or exception is ERROR. Processes still alive 3 s after the run's process ended
   are killed and counted in the note ("left N processes").
+"""
+
+PEER_NOTES = """Notes on the peers, from their code paths as seen in these runs:
+
+- **swifter** first tries `f` on the whole frame (vectorized); where that works (bigmem, start) it
+  is fast but returns a Series named after a column, not pandas' unnamed Series (WRONG), and `f`
+  is not called once per row. Otherwise it times a sample, then uses dask or plain pandas.
+- **mapply** and **swifter** keep small inputs in the calling process (no workers in the start
+  scenario); their start numbers are not a warm-pool round trip.
+- **pandarallel** passes data through /dev/shm files; **joblib** memory-maps large arrays to
+  /dev/shm; both are in the memory column through the /dev/shm term.
+- **mapply 0.2.0** needs pandas 3 but fails in `mapply.init` on pandas 3.1 (`BaseWindowGroupby`);
+  pandarallel 1.6.5 and parallel-pandas 0.8 fail at import on pandas 3.1. They run under pandas 2
+  (pip picks mapply 0.1.31 there); compare them with **serial-pd2**.
 """
