@@ -97,20 +97,23 @@ def kill_when_started(pids_source, marker, sig=signal.SIGKILL, timeout=20):
 # -- a worker dies mid-job ------------------------------------------------------------------------
 
 
-def test_sigkill_worker_mid_job_raises_worker_lost_and_pool_recovers(pool, tmp_path):
-    marker = str(tmp_path / "started")
-    assert_pool_works(pool)
-    before = worker_children(pool)
-    assert len(before) == 2
-
+def _slow_marking(marker):
     def slow(row):
         open(marker, "a").close()
         time.sleep(0.1)
         return row["a"]
 
+    return slow
+
+
+def test_sigkill_worker_mid_job_without_retries_raises_worker_lost(pool, tmp_path):
+    marker = str(tmp_path / "started")
+    assert_pool_works(pool)
+    before = worker_children(pool)
+    assert len(before) == 2
     thread, box = kill_when_started(lambda: worker_children(pool), marker)
     with pytest.raises(rowpool.WorkerLost) as info:
-        pool.apply(frame(200), slow, chunk_rows=4)
+        pool.apply(frame(200), _slow_marking(marker), chunk_rows=1, retries=0)
     raised_at = time.monotonic()
     thread.join(5)
     error = info.value
@@ -125,6 +128,22 @@ def test_sigkill_worker_mid_job_raises_worker_lost_and_pool_recovers(pool, tmp_p
     assert_pool_works(pool)
     after = worker_children(pool)
     assert len(after) == 2 and box["pid"] not in after
+
+
+def test_sigkill_worker_mid_job_is_recovered_by_default(pool, tmp_path):
+    marker = str(tmp_path / "started")
+    assert_pool_works(pool)
+    df = frame(60)
+    thread, box = kill_when_started(lambda: worker_children(pool), marker)
+    started = time.monotonic()
+    result = pool.apply(df, _slow_marking(marker), chunk_rows=4)
+    thread.join(5)
+    assert "pid" in box, "no worker was killed"
+    pd.testing.assert_series_equal(result, df.apply(lambda r: r["a"], axis=1))
+    assert time.monotonic() - started < 30
+    after = worker_children(pool)
+    assert len(after) == 2 and box["pid"] not in after
+    assert_pool_works(pool)
 
 
 def test_os_exit_in_func_raises_worker_lost_with_exit_code(pool):
