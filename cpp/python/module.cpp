@@ -246,5 +246,5 @@ NB_MODULE(_core, m) {
   m.def("run_rows", &run_rows_binding, "func"_a, "batch"_a, "args"_a, "kwargs"_a.none(),
         "stop_on_error"_a, "series_rows"_a,
         "Calls func(row, *args, **kwargs) for every row of `batch`; returns (kind, payload, "
-        "has_none, failures).");
+        "numpy_scalars, failures).");
 }

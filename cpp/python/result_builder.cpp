@@ -57,18 +57,26 @@ ResultKind ResultBuilder::classify(PyObject* value) const {
 void ResultBuilder::append(PyObject* value) {
   Py_INCREF(value);
   values_.push_back(value);
-  if (value == Py_None) {
-    has_none_ = true;
+  if (value == Py_None) {  // pandas decides what None becomes (NaN, None, NaT) from all values
+    kind_ = ResultKind::kObject;
     return;
   }
   const ResultKind kind = classify(value);
+  // numpy scalars (np.float64, np.int64, np.bool_) and Python ones stay apart: in an object result
+  // pandas keeps each value's own type.
+  const bool numpy_scalar = Py_TYPE(value) != &PyFloat_Type && Py_TYPE(value) != &PyLong_Type &&
+                            Py_TYPE(value) != &PyBool_Type;
+  if (kind != ResultKind::kStr && kind != ResultKind::kObject) {
+    if (values_.size() == 1)
+      numpy_scalars_ = numpy_scalar;
+    else if (numpy_scalars_ != numpy_scalar)
+      kind_ = ResultKind::kObject;
+  }
   if (kind_ == kind || kind_ == ResultKind::kObject) return;
   if (kind_ == ResultKind::kEmpty) {
     kind_ = kind;
-  } else if ((kind_ == ResultKind::kInt && kind == ResultKind::kFloat) ||
-             (kind_ == ResultKind::kFloat && kind == ResultKind::kInt)) {
-    kind_ = ResultKind::kFloat;  // pandas infers float64 from a mix of ints and floats
   } else {
+    // Mixed kinds (even ints with floats, which an object result keeps apart) go as objects.
     kind_ = ResultKind::kObject;
   }
 }
@@ -108,11 +116,6 @@ PyObject* ResultBuilder::pack_numeric() {
 }
 
 PyObject* ResultBuilder::finish() {
-  // None among ints or floats gives float64 with NaN in pandas; among anything else, objects.
-  if (has_none_) {
-    if (kind_ == ResultKind::kInt) kind_ = ResultKind::kFloat;
-    if (kind_ != ResultKind::kFloat) kind_ = ResultKind::kObject;
-  }
   PyObject* payload = nullptr;
   if (kind_ == ResultKind::kFloat || kind_ == ResultKind::kInt || kind_ == ResultKind::kBool) {
     payload = pack_numeric();
@@ -127,7 +130,8 @@ PyObject* ResultBuilder::finish() {
       PyList_SET_ITEM(payload, static_cast<Py_ssize_t>(i), values_[i]);
     }
   }
-  return Py_BuildValue("(iNO)", static_cast<int>(kind_), payload, has_none_ ? Py_True : Py_False);
+  return Py_BuildValue("(iNO)", static_cast<int>(kind_), payload,
+                       numpy_scalars_ ? Py_True : Py_False);
 }
 
 }  // namespace rowpool::python

@@ -25,8 +25,9 @@ class ResultBuilder {
   void append(PyObject* value);
   std::size_t size() const noexcept { return values_.size(); }
 
-  // (kind, payload, has_none): payload is bytes of float64/int64/bool for those kinds (None counts
-  // as NaN in float64), else a list of the values. Returns a new reference or null with an error.
+  // (kind, payload, numpy_scalars): payload is bytes of float64/int64/bool for those kinds, else a
+  // list of the values; numpy_scalars tells whether typed values were numpy scalars (all of them)
+  // rather than Python ones. Returns a new reference or null with an error.
   PyObject* finish();
 
  private:
@@ -35,7 +36,7 @@ class ResultBuilder {
 
   std::vector<PyObject*> values_;  // owned references
   ResultKind kind_ = ResultKind::kEmpty;
-  bool has_none_ = false;
+  bool numpy_scalars_ = false;
 };
 
 }  // namespace rowpool::python

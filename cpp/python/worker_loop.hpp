@@ -10,7 +10,7 @@ namespace rowpool::python {
 // Calls `func(row, *args, **kwargs)` for every row of `batch` (a RowBatch); with `series_rows` the
 // row is a genuine pandas Series. An exception raised for a row is recorded as (position,
 // exception) in the failures list and that row's result becomes None; with `stop_on_error` the loop
-// ends at the first failure. Returns (kind, payload, has_none, failures) or null with an error set.
+// ends at the first failure. Returns (kind, payload, numpy_scalars, failures) or null with an error set.
 PyObject* run_rows(PyObject* func, PyObject* batch, PyObject* args, PyObject* kwargs,
                    bool stop_on_error, bool series_rows);
 

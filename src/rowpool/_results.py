@@ -19,14 +19,15 @@ def _as_array(kind: int, data) -> np.ndarray:
     return np.frombuffer(data, dtype=_NUMPY[ResultKind(kind)])
 
 
-def _as_values(kind: int, data) -> list:
+def _as_values(kind: int, data, numpy_scalars: bool) -> list:
     if kind in _NUMPY:
-        return _as_array(kind, data).tolist()
+        array = _as_array(kind, data)
+        return list(array) if numpy_scalars else array.tolist()
     return data
 
 
 def assemble_rows(parts: list, index: pd.Index):
-    """``parts``: (kind, data, has_none) per chunk, in row order. Returns a Series or DataFrame."""
+    """``parts``: (kind, data, numpy_scalars) per chunk, in row order. Returns a Series or DataFrame."""
     kinds = {ResultKind(kind) for kind, data, _ in parts if len(data)}
     if kinds and kinds <= {ResultKind.FLOAT, ResultKind.INT}:
         dtype = np.float64 if ResultKind.FLOAT in kinds else np.int64
@@ -34,7 +35,7 @@ def assemble_rows(parts: list, index: pd.Index):
         return pd.Series(values, index=index)
     if kinds == {ResultKind.BOOL}:
         return pd.Series(np.concatenate([_as_array(k, d) for k, d, _ in parts]), index=index)
-    values = [value for kind, data, _ in parts for value in _as_values(kind, data)]
+    values = [value for kind, data, numpy in parts for value in _as_values(kind, data, numpy)]
     return wrap_like_pandas(values, index)
 
 

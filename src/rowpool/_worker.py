@@ -62,7 +62,7 @@ def _picklable_outcome(outcome) -> bytes:
     try:
         return _dumps(outcome)
     except Exception as whole_failure:
-        kind, data, _has_none, failures = outcome
+        kind, data, _numpy_scalars, failures = outcome
         values = data if isinstance(data, list) else [None]
         failed = {f[0] for f in failures}
         values = list(values)
@@ -157,7 +157,7 @@ class Worker:
     def run_rows(self, index, arrays):
         spec = self.context.spec
         batch = _core.RowBatch(RowSource(self.context, index, arrays))
-        kind, data, has_none, failures = _core.run_rows(
+        kind, data, numpy_scalars, failures = _core.run_rows(
             spec.func,
             batch,
             tuple(spec.args),
@@ -165,7 +165,7 @@ class Worker:
             spec.errors == "raise",
             spec.row_type == "series",
         )
-        return kind, data, has_none, [(pos,) + _describe(exc) for pos, exc in failures]
+        return kind, data, numpy_scalars, [(pos,) + _describe(exc) for pos, exc in failures]
 
     def run_batch(self, index, arrays):
         spec = self.context.spec

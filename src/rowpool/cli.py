@@ -62,8 +62,10 @@ def demo(rows: int, workers: int | None, check_rows: int) -> int:
     print(f"rows:            {rows:,}")
     print(f"wall time:       {wall:.2f} s")
     print(f"rows/s:          {rows / wall:,.0f}  (serial df.apply: {serial_rate:,.0f} rows/s)")
-    print(f"peak memory:     {_mib(peak.bytes)} summed PSS over {peak.processes} processes "
-          f"(table: {_mib(frame_bytes)})")
+    print(
+        f"peak memory:     {_mib(peak.bytes)} summed PSS over {peak.processes} processes "
+        f"(table: {_mib(frame_bytes)})"
+    )
     print(f"check:           first {len(sample):,} rows identical to df.apply(axis=1)")
     return 0
 
@@ -74,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser = commands.add_parser("demo", help="run the demo job and print time, rows/s, memory")
     demo_parser.add_argument("--rows", type=int, default=2_000_000, help="rows in the table")
     demo_parser.add_argument("--workers", type=int, default=None, help="worker processes (all CPUs)")
-    demo_parser.add_argument("--check-rows", type=int, default=50_000,
-                             help="rows compared against serial df.apply")
+    demo_parser.add_argument(
+        "--check-rows", type=int, default=50_000, help="rows compared against serial df.apply"
+    )
     options = parser.parse_args(argv)
     if options.command == "demo":
         return demo(options.rows, options.workers, options.check_rows)
