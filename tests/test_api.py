@@ -113,10 +113,28 @@ def test_row_api_like_pandas(pool, name):
     _check_like_pandas(pool, DF, ROW_API[name], chunk_rows=3)
 
 
+ROW_OPERATOR_GAPS = {
+    "multiply",
+    "add_rows",
+    "negate",
+    "abs",
+    "compare_scalar",
+    "equals_scalar",
+    "setitem_and_return",
+}
+
+
 # Known gap, reported in the closing note: the C++ Row has no number/comparison/item-assignment
 # slots yet (row * 2, row == 1, row["a"] = 5). row_type="series" covers these today.
-@pytest.mark.xfail(strict=True, reason="Row lacks arithmetic, comparison and setitem slots")
-@pytest.mark.parametrize("name", list(NUMERIC_ROW_API))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="Row lacks operator slots"))
+        if n in ROW_OPERATOR_GAPS
+        else n
+        for n in NUMERIC_ROW_API
+    ],
+)
 def test_numeric_row_api_like_pandas(pool, name):
     _check_like_pandas(pool, NUMERIC, NUMERIC_ROW_API[name], chunk_rows=3)
 
