@@ -67,6 +67,31 @@ def _last_line(text: str) -> str:
     return (lines[-1] if lines else "no output")[:200].replace("|", "/")
 
 
+def child_command(python: Path, scenario: Scenario, engine: Engine, args, out: str) -> list:
+    """The command line of one run (``bench/child.py``)."""
+    cmd = [str(python), str(HERE / "child.py"), "--scenario", scenario.name]
+    cmd += ["--engine", engine.name, "--workers", str(args.workers), "--out", out]
+    return cmd + (["--smoke"] if args.smoke else [])
+
+
+def memory_metrics(outcome, timing: dict) -> dict:
+    """Peaks over the timed window (the whole run if it did not get that far)."""
+    samples = outcome.sampler.window(timing.get("t_start"), timing.get("t_end"))
+    peak = {
+        key: max((getattr(s, attr) for s in samples), default=0)
+        for key, attr in (
+            ("memory_peak", "memory"),
+            ("pss_peak", "pss"),
+            ("shm_extra_peak", "shm_extra"),
+            ("max_child_rss", "max_child_rss"),
+        )
+    }
+    peak["samples"] = len(samples)
+    peak["background_cores"] = outcome.sampler.background_cores(samples)
+    peak["sampler_cpu_s"] = outcome.sampler.overhead_cpu
+    return peak
+
+
 def run_once(
     scenario: Scenario, engine: Engine, args, python: Path | None, expected: object
 ) -> tuple[dict, object]:
@@ -79,43 +104,20 @@ def run_once(
         wait_for_quiet(args.quiet_wait)
     with tempfile.TemporaryDirectory(prefix="rowpool-bench-") as tmp:
         tmp_path = Path(tmp)
-        cmd = [
-            str(python),
-            str(HERE / "child.py"),
-            "--scenario",
-            scenario.name,
-            "--engine",
-            engine.name,
-            "--workers",
-            str(args.workers),
-            "--out",
-            tmp,
-        ]
-        if args.smoke:
-            cmd.append("--smoke")
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         outcome = run_measured(
-            cmd,
+            child_command(python, scenario, engine, args, tmp),
             env=env,
             cwd=ROOT,
-            timeout=SMOKE_TIMEOUT_S if args.smoke else scenario.timeout_s,
+            timeout=args.timeout or (SMOKE_TIMEOUT_S if args.smoke else scenario.timeout_s),
             limit_bytes=int(args.limit_gib * GiB),
             stderr_path=tmp_path / "output.txt",
         )
         timing_file = tmp_path / "timing.json"
         timing = json.loads(timing_file.read_text()) if timing_file.exists() else {}
-        samples = outcome.sampler.window(timing.get("t_start"), timing.get("t_end"))
-        record["memory_peak"] = max((s.memory for s in samples), default=0)
-        record["pss_peak"] = max((s.pss for s in samples), default=0)
-        record["shm_extra_peak"] = max((s.shm_extra for s in samples), default=0)
-        record["max_child_rss"] = max((s.max_child_rss for s in samples), default=0)
-        record["samples"] = len(samples)
-        record["background_cores"] = outcome.sampler.background_cores(samples)
-        record["sampler_cpu_s"] = outcome.sampler.overhead_cpu
-        notes = []
-        if outcome.leaked:
-            notes.append(f"left {outcome.leaked} processes")
+        record.update(memory_metrics(outcome, timing))
+        notes = [f"left {outcome.leaked} processes"] if outcome.leaked else []
         result = None
         if outcome.oom:
             record["status"] = "OOM"
@@ -126,15 +128,19 @@ def run_once(
         elif outcome.returncode != 0 or not timing:
             notes.insert(0, _last_line(outcome.stderr))
         else:
-            with open(tmp_path / "result.pkl", "rb") as fh:
-                result = pickle.load(fh)
             record.update(_timing_metrics(timing, outcome))
-            why = compare(result, expected) if expected is not None else None
-            record["status"] = "WRONG" if why else "OK"
-            if why:
-                notes.insert(0, why)
-            elif expected is None and engine.name != "serial":
-                notes.append("unchecked: no serial result")
+            try:
+                with open(tmp_path / "result.pkl", "rb") as fh:
+                    result = pickle.load(fh)
+            except Exception as exc:  # a result the main pandas cannot read is that run's error
+                notes.insert(0, f"cannot load the result: {exc!r}"[:200])
+            else:
+                why = compare(result, expected) if expected is not None else None
+                record["status"] = "WRONG" if why else "OK"
+                if why:
+                    notes.insert(0, why)
+                elif expected is None and engine.name != "serial":
+                    notes.append("unchecked: no serial result")
         record["note"] = "; ".join(notes)
     return record, result
 
@@ -312,6 +318,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--report-only",
         action="store_true",
         help="only rewrite BENCHMARKS.md and the plots from the saved results.json",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help=f"time limit of one run in s (default: per scenario, {SMOKE_TIMEOUT_S} with --smoke)",
     )
     parser.add_argument(
         "--quiet-wait",
