@@ -196,8 +196,10 @@ def progress_line(scenario: Scenario, engine: Engine, record: dict) -> str:
     """One line per run on stdout."""
     if scenario.latency and "latency_ms" in record:
         timing = f"median={record['latency_ms']:8.1f}ms"
+    elif "wall_s" in record:
+        timing = f"wall={record['wall_s']:8.2f}s  "
     else:
-        timing = f"wall={record.get('wall_s', float('nan')):8.2f}s  "
+        timing = "wall=       –   "
     return (
         f"  {scenario.name:9s} {engine.name:16s} {record['status']:7s} {timing} "
         f"mem={record.get('memory_peak', 0) / 1e6:9,.0f}MB "
