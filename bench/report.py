@@ -439,12 +439,16 @@ METHOD = """## Method
   built by `df.iloc` slices, except in `seed`, where every engine that takes a chunk size uses
   100-row chunks, and the multiprocessing/futures/joblib peers use the seed's in-place-drop
   generator.
+- **Quiet machine**: before each run the runner waits (up to 30 s, `--quiet-wait`) until other
+  processes keep less than 0.3 cores busy; *other load* tells how well that worked.
 - **Guards**: a run whose tree passes 20 GiB is killed (OOM); one past its time limit is killed
   (TIMEOUT); a crash or exception is ERROR. Processes still alive 3 s after the run's process ended
   are killed and counted in the note ("left N processes").
 """
 
-PEER_NOTES = """Notes on the peers, from their code paths as seen in these runs:
+PEER_NOTES = """## Notes on the peers
+
+From their code paths as seen in these runs:
 
 - **swifter** first tries `f` on the whole frame (vectorized); where that works (bigmem, start) it
   is fast but returns a Series named after a column, not pandas' unnamed Series (WRONG), and `f`
