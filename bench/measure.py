@@ -292,6 +292,7 @@ def run_measured(
     timeout: float,
     limit_bytes: int,
     stderr_path: Path,
+    interval: float = 0.05,
 ) -> RunOutcome:
     """Run ``cmd`` in a new session while sampling its tree; kill it all on time-out or OOM.
 
@@ -311,7 +312,7 @@ def run_measured(
             start_new_session=True,
         )
         timed_out = False
-        with TreeSampler(proc.pid, limit_bytes) as sampler:
+        with TreeSampler(proc.pid, limit_bytes, interval) as sampler:
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

@@ -421,9 +421,10 @@ METHOD = """## Method
 - **One fresh process per run** (`bench/child.py`): it builds the input, then times
   `with session: call(df)`, so pool start-up and shutdown are in the wall time (a user calling the
   library once pays them). The input is built before the clock starts and is in memory throughout.
-- **Memory**: every ~50 ms the runner reads `/proc/PID/smaps_rollup` of every process below it
-  (it is a child subreaper, so escaped workers still count); it samples less often when that costs
-  more than 5% of one core (~1 ms per process per sample). Memory = sum of `Pss` + what /dev/shm
+- **Memory**: every ~50 ms (250 ms in heavy and skew, where the sampler's CPU would skew the
+  efficiency) the runner reads `/proc/PID/smaps_rollup` of every process below it (it is a child
+  subreaper, so escaped workers still count); it samples less often when that costs more than 5%
+  of one core (~1 ms per process per sample). Memory = sum of `Pss` + what /dev/shm
   gained during the run and no process maps (`max(0, shm growth - sum of Pss_Shmem)`). The peak
   over the timed window is reported; it includes the input frame held by the parent.
   *Max worker RSS* is the largest RSS of any process other than the run's own.

@@ -112,6 +112,7 @@ def run_once(
             cwd=ROOT,
             timeout=args.timeout or (SMOKE_TIMEOUT_S if args.smoke else scenario.timeout_s),
             limit_bytes=int(args.limit_gib * GiB),
+            interval=scenario.sample_interval_s,
             stderr_path=tmp_path / "output.txt",
         )
         timing_file = tmp_path / "timing.json"

@@ -179,6 +179,9 @@ class Scenario:
     smoke_rows: int
     timeout_s: float  # per run, full size
     latency: bool = False  # "start": time warm one-row calls instead of one cold run
+    # How often the runner samples the process tree. The CPU-bound scenarios sample less often:
+    # each sample costs ~1 ms of kernel time per process, taken from the cores being measured.
+    sample_interval_s: float = 0.05
     enabled: bool = True
 
     def n_rows(self, smoke: bool) -> int:
@@ -229,6 +232,7 @@ SCENARIOS: dict[str, Scenario] = {
             rows=1_000,
             smoke_rows=20,
             timeout_s=300,
+            sample_interval_s=0.25,
         ),
         Scenario(
             name="skew",
@@ -238,6 +242,7 @@ SCENARIOS: dict[str, Scenario] = {
             rows=4_000,
             smoke_rows=100,
             timeout_s=300,
+            sample_interval_s=0.25,
         ),
         Scenario(
             name="start",
