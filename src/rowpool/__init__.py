@@ -10,8 +10,8 @@ See ``rowpool.apply``, ``rowpool.map_batches``, ``rowpool.Pool`` and ``df.rowpoo
 
 from __future__ import annotations
 
-from . import accessor as _accessor  # registers df.rowpool / series.rowpool
-from .api import apply, map_batches
+import sys
+
 from .errors import (
     BudgetExceeded,
     EngineError,
@@ -22,6 +22,20 @@ from .errors import (
     WorkerLost,
 )
 from .pool import Pool
+
+if getattr(sys, "_rowpool_worker", False):
+    # Inside a worker process (see Pool's bootstrap): no pandas at start-up; the API loads on demand.
+    def __getattr__(name: str):
+        if name in ("apply", "map_batches"):
+            from . import api
+
+            return getattr(api, name)
+        raise AttributeError(f"module 'rowpool' has no attribute {name!r}")
+else:
+    from . import accessor as _accessor  # registers df.rowpool
+    from .api import apply, map_batches
+
+    del _accessor
 
 __version__ = "0.1.0"
 
@@ -37,5 +51,3 @@ __all__ = [
     "apply",
     "map_batches",
 ]
-
-del _accessor

@@ -43,26 +43,25 @@ class JobContext:
 
     def __init__(self, spec):
         self.spec = spec
-        self.width = len(spec.columns)
-        labels = list(spec.columns)
+        self.width = len(spec.labels)
+        labels = spec.labels
         counts: dict = {}
         for label in labels:
             counts[label] = counts.get(label, 0) + 1
         # Duplicated labels select several columns in pandas: they stay in the lookup with -1, which
         # the C++ row reads as "present, but answered by the Series path" (``in`` must still be True).
         self.lookup = {label: (j if counts[label] == 1 else -1) for j, label in enumerate(labels)}
-        series_attributes = _series_attributes()
         self.attr_lookup = {
-            label: j
-            for label, j in self.lookup.items()
-            if j >= 0 and isinstance(label, str) and label not in series_attributes
+            label: j for label, j in self.lookup.items() if j >= 0 and label in spec.attribute_labels
         }
+        self._columns = None
 
-
-def _series_attributes() -> frozenset:
-    import pandas as pd
-
-    return frozenset(dir(pd.Series))
+    @property
+    def columns(self):
+        """The pandas column Index (unpickled on first use: it imports pandas)."""
+        if self._columns is None:
+            self._columns = pickle.loads(self.spec.column_index)
+        return self._columns
 
 
 class RowSource:
@@ -76,10 +75,14 @@ class RowSource:
         self.attr_lookup = context.attr_lookup
         self.width = context.width
         self.labels = list(index)
-        self.columns = context.spec.columns
         self._values: dict[int, list] = {}
         self._frame = None
         self._matrix = None
+
+    @property
+    def columns(self):
+        """The column Index (``row.index``)."""
+        return self.context.columns
 
     def column(self, j: int) -> list:
         values = self._values.get(j)
@@ -95,7 +98,7 @@ class RowSource:
         import pandas as pd
 
         if self._frame is None:
-            self._frame = chunk_frame(self.context.spec, self.index, self.arrays)
+            self._frame = chunk_frame(self.context, self.index, self.arrays)
             row_dtype = self.context.spec.row_dtype
             self._matrix = None if not isinstance(row_dtype, np.dtype) else self._frame.values
         if self._matrix is None:
@@ -104,7 +107,7 @@ class RowSource:
         return pd.Series(values, index=self.columns, dtype=values.dtype, name=self.labels[pos], copy=True)
 
 
-def chunk_frame(spec, index, arrays):
+def chunk_frame(context: JobContext, index, arrays):
     """The chunk as a DataFrame (for map_batches and the row Series), with the original columns,
     index and column dtypes: every column keeps its own dtype (the DataFrame constructor alone would
     infer ``str`` from an object column holding only strings)."""
@@ -112,6 +115,6 @@ def chunk_frame(spec, index, arrays):
 
     columns = {j: pd.Series(a, dtype=a.dtype, copy=False) for j, a in enumerate(arrays)}
     frame = pd.DataFrame(columns, copy=False)
-    frame.index = index
-    frame.columns = spec.columns
+    frame.index = pd.Index(index) if isinstance(index, range) else index
+    frame.columns = context.columns
     return frame

@@ -2,10 +2,16 @@
 
 Column codecs: ``("raw", dtype)`` for numpy fixed-width columns copied byte for byte into the arena,
 ``("pickle", None)`` for everything else (object, string, categorical, nullable, tz-aware ...).
+
+The spec holds no pandas objects unless the frame needs them (extension dtypes): a worker running
+a plain numeric or string frame never imports pandas, which keeps its start-up fast and its memory
+small. The column Index travels pickled and is loaded only when a row needs it (``row.index``, a
+genuine row Series, ``map_batches`` chunks).
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,10 +21,32 @@ from typing import Any
 class JobSpec:
     func: Callable
     mode: str  # "rows" or "batches"
-    columns: Any  # pandas.Index of column labels
+    labels: list  # column labels, as plain Python objects
+    column_index: bytes  # the pickled pandas column Index
+    attribute_labels: frozenset  # labels reachable as row.<label> (not shadowed by a Series attribute)
     codecs: list  # per column: ("raw", numpy dtype) or ("pickle", None)
     row_dtype: Any  # dtype of the pandas row Series for this frame (rows mode)
     errors: str = "raise"
     row_type: str = "row"
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+
+    @classmethod
+    def for_table(cls, table, func, mode: str, **options) -> JobSpec:
+        """The spec of running ``func`` over ``table`` (an InputTable) in ``mode``."""
+        import pandas as pd
+
+        columns = table.frame.columns
+        shadowed = frozenset(dir(pd.Series))
+        return cls(
+            func=func,
+            mode=mode,
+            labels=list(columns),
+            column_index=pickle.dumps(columns, protocol=5),
+            attribute_labels=frozenset(
+                label for label in columns if isinstance(label, str) and label not in shadowed
+            ),
+            codecs=table.codecs,
+            row_dtype=table.row_dtype() if mode == "rows" else None,
+            **options,
+        )

@@ -44,9 +44,17 @@ class InputTable:
         pickled = sum(1 for kind, _ in self.codecs if kind == "pickle")
         return max(1, raw + PICKLED_BYTES_PER_VALUE * (pickled + 1))
 
+    def _index_slice(self, begin: int, end: int):
+        """Row labels of [begin, end): a plain ``range`` for a RangeIndex (so that a worker needs
+        no pandas to read it), else the Index slice."""
+        index = self.frame.index
+        if isinstance(index, pd.RangeIndex):
+            return range(index.start + begin * index.step, index.start + end * index.step, index.step)
+        return index[begin:end]
+
     def chunk_parts(self, begin: int, end: int) -> list:
         """The buffers of rows [begin, end): the pickled index slice, then one buffer per column."""
-        parts = [pickle.dumps(self.frame.index[begin:end], protocol=5)]
+        parts = [pickle.dumps(self._index_slice(begin, end), protocol=5)]
         for array, (kind, _) in zip(self.arrays, self.codecs):
             piece = array[begin:end]
             parts.append(piece if kind == "raw" else pickle.dumps(piece, protocol=5))

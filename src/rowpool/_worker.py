@@ -170,7 +170,7 @@ class Worker:
     def run_batch(self, index, arrays):
         spec = self.context.spec
         try:
-            value = spec.func(chunk_frame(spec, index, arrays), *spec.args, **(spec.kwargs or {}))
+            value = spec.func(chunk_frame(self.context, index, arrays), *spec.args, **(spec.kwargs or {}))
         except BaseException as exc:  # noqa: BLE001 - the parent decides what to do with it
             return _protocol.ResultKind.OBJECT, [None], True, [(0,) + _describe(exc)]
         return _protocol.ResultKind.OBJECT, [value], False, []

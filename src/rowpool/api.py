@@ -224,16 +224,8 @@ def apply(
         result = df.apply(func, axis=1, args=tuple(args), **(kwargs or {}))
         return (result, _failure_frame([], df.index)) if errors == "collect" else result
     table = InputTable(df)
-    spec = JobSpec(
-        func=func,
-        mode="rows",
-        columns=df.columns,
-        codecs=table.codecs,
-        row_dtype=table.row_dtype(),
-        errors=errors,
-        row_type=row_type,
-        args=tuple(args),
-        kwargs=dict(kwargs or {}),
+    spec = JobSpec.for_table(
+        table, func, "rows", errors=errors, row_type=row_type, args=tuple(args), kwargs=dict(kwargs or {})
     )
     chunks = _run(
         table,
@@ -280,15 +272,8 @@ def map_batches(
     _check_recovery(timeout, retries)
     workers = _check_workers(workers) if pool is None else pool.workers
     table = InputTable(df)
-    spec = JobSpec(
-        func=func,
-        mode="batches",
-        columns=df.columns,
-        codecs=table.codecs,
-        row_dtype=None,
-        errors=errors,
-        args=tuple(args),
-        kwargs=dict(kwargs or {}),
+    spec = JobSpec.for_table(
+        table, func, "batches", errors=errors, args=tuple(args), kwargs=dict(kwargs or {})
     )
     if len(df) == 0:
         return _results.assemble_batches([], [], df.index)

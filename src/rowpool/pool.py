@@ -83,7 +83,7 @@ class Pool:
     def _spawn_missing(self) -> None:
         package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         bootstrap = (
-            f"import sys; sys.path.insert(0, {package_parent!r}); "
+            f"import sys; sys._rowpool_worker = True; sys.path.insert(0, {package_parent!r}); "
             "from rowpool._worker import main; sys.exit(main())"
         )
         fd = self.segment.fd
