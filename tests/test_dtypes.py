@@ -448,9 +448,6 @@ PROPERTY_PROBES = [
 ]
 
 
-# Known gap, reported in the closing note: for some non-Range integer indexes pandas hands row.name
-# as np.int64 where rowpool gives a Python int (found by hypothesis, e.g. repr(r.name)).
-@pytest.mark.xfail(strict=False, reason="row.name scalar type differs for some integer indexes")
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(df=frames(), probe=st.sampled_from(PROPERTY_PROBES), chunk_rows=st.sampled_from([1, 2, 3, None]))
 def test_property_rows_like_pandas(pool, df, probe, chunk_rows):

@@ -74,7 +74,12 @@ class RowSource:
         self.lookup = context.lookup
         self.attr_lookup = context.attr_lookup
         self.width = context.width
-        self.labels = list(index)
+        # pandas names rows by iterating the index (Python scalars) for a numpy row dtype, but by
+        # ``index[i]`` (numpy scalars for an integer Index) for an extension row dtype.
+        if isinstance(context.spec.row_dtype, np.dtype) or isinstance(index, range):
+            self.labels = list(index)
+        else:
+            self.labels = [index[i] for i in range(len(index))]
         self._values: dict[int, list] = {}
         self._frame = None
         self._matrix = None
