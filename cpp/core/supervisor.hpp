@@ -29,8 +29,10 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  // Spawns `argv` + ["--queue-fd", N] where N is the worker's end of a new queue; `shared_fds` are
-  // inherited too (e.g. the arena segment). Returns the new worker's id (never reused).
+  // Spawns `argv` + ["--queue-fd", N] where N is the worker's end of a new queue. The worker
+  // inherits `shared_fds[i]` (e.g. the arena segment) as fd 3 + i and its queue as
+  // N = 3 + shared_fds.size(); no other fd above stderr. Returns the new worker's id (never
+  // reused).
   std::uint64_t spawn(const std::vector<std::string>& argv, const std::vector<int>& shared_fds);
 
   void send(std::uint64_t worker, const MessageHeader& header, const void* payload,

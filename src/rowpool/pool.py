@@ -87,7 +87,8 @@ class Pool:
             "from rowpool._worker import main; sys.exit(main())"
         )
         fd = self.segment.fd
-        argv = [sys.executable, "-c", bootstrap, "--segment-fd", str(fd), "--parent-pid", str(os.getpid())]
+        # The worker inherits only the segment (as fd 3: the first shared fd) and its queue.
+        argv = [sys.executable, "-c", bootstrap, "--segment-fd", "3", "--parent-pid", str(os.getpid())]
         if threading.current_thread() is threading.main_thread():
             # PR_SET_PDEATHSIG follows the spawning thread: only the main thread lives as long as us.
             argv.append("--parent-death-signal")

@@ -3,7 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <string>
+#include <vector>
 
 #include "core/supervisor.hpp"
 
@@ -41,8 +44,8 @@ TEST(Supervisor, ChildReceivesQueueFdAndSharedFd) {
   int pipe_fds[2];
   ASSERT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);
   Supervisor s;
-  // Writes through the inherited pipe and the queue fd; "$2" is the queue fd number.
-  auto id = s.spawn(sh("printf x >&" + std::to_string(pipe_fds[1]) +
+  // Writes through the inherited pipe (fd 3 in the child) and the queue fd ("$2", which is 4).
+  auto id = s.spawn(sh("[ \"$2\" = 4 ] || exit 9; printf x >&3"
                        "; printf 0123456789012345678901234567890123456789 >&$2; exec sleep 30"),
                     {pipe_fds[1]});
   close(pipe_fds[1]);
@@ -55,6 +58,109 @@ TEST(Supervisor, ChildReceivesQueueFdAndSharedFd) {
   EXPECT_EQ(event.worker, id);
   auto status = s.terminate(id, 1000);
   EXPECT_EQ(status.signal, SIGTERM);
+}
+
+TEST(Supervisor, ChildInheritsOnlyListedFds) {
+  // Fds left inheritable by the parent (no close-on-exec) must not reach the child; the listed
+  // one arrives as 3 and the queue as 4.
+  int pipe_fds[2];
+  ASSERT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);
+  int leaked[2];
+  for (int i = 0; i < 2; ++i) {
+    leaked[i] = fcntl(pipe_fds[i], F_DUPFD, 30 + i);  // inheritable on purpose
+    ASSERT_GE(leaked[i], 30);
+    close(pipe_fds[i]);
+  }
+  const int high_leak = fcntl(leaked[1], F_DUPFD, 50);  // inheritable too
+  ASSERT_GE(high_leak, 50);
+  int report[2];
+  ASSERT_EQ(pipe2(report, O_CLOEXEC), 0);
+  const int listed = fcntl(report[1], F_DUPFD_CLOEXEC, 40);
+  ASSERT_GE(listed, 40);
+  close(report[1]);
+  Supervisor s;
+  // The child lists its open fds (from /proc/self/fd, as seen by `ls` run via exec) into fd 3.
+  auto id = s.spawn(sh("exec ls /proc/self/fd >&3"), {listed});
+  close(listed);
+  std::string fds;
+  char buffer[256];
+  ssize_t n = 0;
+  while ((n = read(report[0], buffer, sizeof buffer)) > 0)
+    fds.append(buffer, static_cast<std::size_t>(n));
+  close(report[0]);
+  auto event = s.wait(5000);
+  ASSERT_EQ(event.kind, Supervisor::Event::Kind::kExited);
+  EXPECT_EQ(event.worker, id);
+  EXPECT_EQ(event.status.exit_code, 0);
+  std::vector<int> open_fds;
+  std::size_t start = 0;
+  while (start < fds.size()) {
+    std::size_t end = fds.find('\n', start);
+    if (end == std::string::npos) end = fds.size();
+    if (end > start) open_fds.push_back(std::stoi(fds.substr(start, end - start)));
+    start = end + 1;
+  }
+  // stdio, fd 3 (the listed pipe), fd 4 (the queue), and the fd `ls` opened on /proc/self/fd.
+  for (int fd : open_fds) {
+    EXPECT_NE(fd, leaked[0]);
+    EXPECT_NE(fd, leaked[1]);
+    EXPECT_NE(fd, high_leak);
+    EXPECT_NE(fd, listed);
+    EXPECT_LE(fd, 5) << fds;
+  }
+  EXPECT_NE(std::find(open_fds.begin(), open_fds.end(), 3), open_fds.end()) << fds;
+  EXPECT_NE(std::find(open_fds.begin(), open_fds.end(), 4), open_fds.end()) << fds;
+  close(leaked[0]);
+  close(leaked[1]);
+  close(high_leak);
+}
+
+namespace {
+// A close-on-exec copy of `fd` numbered >= 100; closes `fd`.
+int move_high(int fd) {
+  const int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+  close(fd);
+  return high;
+}
+}  // namespace
+
+TEST(Supervisor, SharedFdsMayOverlapTheirTargetNumbers) {
+  // Sources sitting exactly on each other's target slots: fd 4 must become 3 and fd 3 become 4.
+  int a[2], b[2];
+  ASSERT_EQ(pipe2(a, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(b, O_CLOEXEC), 0);
+  for (int* fd : {&a[0], &a[1], &b[0], &b[1]}) ASSERT_GE(*fd = move_high(*fd), 100);
+  // Whatever this process has on 3 and 4 (maybe nothing) is parked high and put back afterwards.
+  const int saved3 = fcntl(3, F_DUPFD_CLOEXEC, 100);
+  const int saved4 = fcntl(4, F_DUPFD_CLOEXEC, 100);
+  ASSERT_EQ(dup3(a[1], 4, O_CLOEXEC), 4);  // "first" write end on fd 4
+  ASSERT_EQ(dup3(b[1], 3, O_CLOEXEC), 3);  // "second" write end on fd 3
+  close(a[1]);
+  close(b[1]);
+  std::uint64_t id = 0;
+  {
+    Supervisor s;
+    id = s.spawn(sh("printf first >&3; printf second >&4"), {4, 3});
+    for (auto [saved, target] : {std::pair{saved3, 3}, std::pair{saved4, 4}}) {
+      if (saved >= 0) {
+        dup3(saved, target, O_CLOEXEC);
+        close(saved);
+      } else {
+        close(target);
+      }
+    }
+    auto event = s.wait(5000);
+    ASSERT_EQ(event.kind, Supervisor::Event::Kind::kExited);
+    EXPECT_EQ(event.worker, id);
+    EXPECT_EQ(event.status.exit_code, 0);
+  }
+  char buffer[16] = {};
+  ASSERT_EQ(read(a[0], buffer, sizeof buffer), 5);
+  EXPECT_EQ(std::string(buffer, 5), "first");
+  ASSERT_EQ(read(b[0], buffer, sizeof buffer), 6);
+  EXPECT_EQ(std::string(buffer, 6), "second");
+  close(a[0]);
+  close(b[0]);
 }
 
 TEST(Supervisor, TerminateEscalatesToSigkill) {
