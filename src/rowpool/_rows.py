@@ -4,20 +4,47 @@
 from __future__ import annotations
 
 import pickle
+from typing import NamedTuple
 
 import numpy as np
 
 from . import _codec
 
 
-def decode_chunk(memory: np.ndarray, offset: int, codecs: list):
-    """(index slice, native column arrays) of the chunk at ``offset``; raw columns are zero-copy."""
+class Chunk(NamedTuple):
+    """A decoded chunk: its row labels, one array per column, and the (rows, columns) block when
+    one 2-D block holds every column in order (else None)."""
+
+    index: object
+    arrays: list
+    whole: np.ndarray | None
+
+
+def decode_chunk(memory: np.ndarray, offset: int, layout: list, width: int) -> Chunk:
+    """The chunk at ``offset`` (see Chunk).
+
+    Numpy parts are views into the arena (no copy). The block is the 2-D (rows, columns) view when
+    one block holds every column in order, so ``map_batches`` builds its DataFrame without a copy."""
     buffers = _codec.unpack(memory, offset)
     index = pickle.loads(buffers[0])
-    arrays = []
-    for buffer, (kind, dtype) in zip(buffers[1:], codecs):
-        arrays.append(buffer.view(dtype) if kind == "raw" else pickle.loads(buffer))
-    return index, arrays
+    rows = len(index)
+    arrays: list = [None] * width
+    whole = None
+    for buffer, (kind, dtype, positions, rows_major) in zip(buffers[1:], layout):
+        if kind == "pickle":
+            arrays[positions[0]] = pickle.loads(buffer)
+        elif kind == "raw":
+            arrays[positions[0]] = buffer.view(dtype)
+        else:
+            values = buffer.view(dtype).reshape(
+                (rows, len(positions)) if rows_major else (len(positions), rows)
+            )
+            by_row = values if rows_major else values.T
+            for i, j in enumerate(positions):
+                arrays[j] = by_row[:, i]
+            if positions == tuple(range(width)):
+                whole = by_row
+    return Chunk(index, arrays, whole)
 
 
 def row_values(native, row_dtype) -> list:
@@ -67,10 +94,11 @@ class JobContext:
 class RowSource:
     """What the C++ RowBatch asks about a chunk: labels, per-column row values, genuine Series."""
 
-    def __init__(self, context: JobContext, index, arrays: list):
+    def __init__(self, context: JobContext, chunk: Chunk):
         self.context = context
-        self.index = index
-        self.arrays = arrays
+        self.chunk = chunk
+        index = self.index = chunk.index
+        self.arrays = chunk.arrays
         self.lookup = context.lookup
         self.attr_lookup = context.attr_lookup
         self.width = context.width
@@ -103,7 +131,7 @@ class RowSource:
         import pandas as pd
 
         if self._frame is None:
-            self._frame = chunk_frame(self.context, self.index, self.arrays)
+            self._frame = chunk_frame(self.context, self.chunk)
             row_dtype = self.context.spec.row_dtype
             self._matrix = None if not isinstance(row_dtype, np.dtype) else self._frame.values
         if self._matrix is None:
@@ -112,14 +140,19 @@ class RowSource:
         return pd.Series(values, index=self.columns, dtype=values.dtype, name=self.labels[pos], copy=True)
 
 
-def chunk_frame(context: JobContext, index, arrays):
+def chunk_frame(context: JobContext, chunk: Chunk):
     """The chunk as a DataFrame (for map_batches and the row Series), with the original columns,
-    index and column dtypes: every column keeps its own dtype (the DataFrame constructor alone would
-    infer ``str`` from an object column holding only strings)."""
+    index and column dtypes: a single block is wrapped as it is (no copy); otherwise every column
+    keeps its own dtype (the DataFrame constructor alone would infer ``str`` from an object column
+    holding only strings)."""
     import pandas as pd
 
-    columns = {j: pd.Series(a, dtype=a.dtype, copy=False) for j, a in enumerate(arrays)}
-    frame = pd.DataFrame(columns, copy=False)
+    if chunk.whole is not None:
+        frame = pd.DataFrame(chunk.whole, copy=False)
+    else:
+        columns = {j: pd.Series(a, dtype=a.dtype, copy=False) for j, a in enumerate(chunk.arrays)}
+        frame = pd.DataFrame(columns, copy=False)
+    index = chunk.index
     frame.index = pd.Index(index) if isinstance(index, range) else index
     frame.columns = context.columns
     return frame

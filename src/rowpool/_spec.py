@@ -1,7 +1,8 @@
 """JobSpec: everything a worker needs to know about a job, sent once per job (not per chunk).
 
-Column codecs: ``("raw", dtype)`` for numpy fixed-width columns copied byte for byte into the arena,
-``("pickle", None)`` for everything else (object, string, categorical, nullable, tz-aware ...).
+The layout (see InputTable) says how each part of a chunk decodes: 2-D numpy blocks and numpy
+columns copied byte for byte into the arena, pickles for everything else (object, string,
+categorical, nullable, tz-aware ...).
 
 The spec holds no pandas objects unless the frame needs them (extension dtypes): a worker running
 a plain numeric or string frame never imports pandas, which keeps its start-up fast and its memory
@@ -24,7 +25,7 @@ class JobSpec:
     labels: list  # column labels, as plain Python objects
     column_index: bytes  # the pickled pandas column Index
     attribute_labels: frozenset  # labels reachable as row.<label> (not shadowed by a Series attribute)
-    codecs: list  # per column: ("raw", numpy dtype) or ("pickle", None)
+    layout: list  # per chunk part: (kind, dtype, column positions, rows_major)
     row_dtype: Any  # dtype of the pandas row Series for this frame (rows mode)
     errors: str = "raise"
     row_type: str = "row"
@@ -46,7 +47,7 @@ class JobSpec:
             attribute_labels=frozenset(
                 label for label in columns if isinstance(label, str) and label not in shadowed
             ),
-            codecs=table.codecs,
+            layout=table.layout,
             row_dtype=table.row_dtype() if mode == "rows" else None,
             **options,
         )

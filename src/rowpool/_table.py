@@ -8,8 +8,6 @@ import pickle
 import numpy as np
 import pandas as pd
 
-from . import _codec
-
 RAW_KINDS = "biufcmM"  # numpy kinds copied byte for byte
 PICKLED_BYTES_PER_VALUE = 64  # first guess for chunk sizing; measured chunks correct it
 
@@ -21,27 +19,60 @@ def _column_array(frame: pd.DataFrame, position: int):
     return column.array
 
 
+def _numpy_blocks(frame: pd.DataFrame) -> list:
+    """(column positions, 2-D values) of the frame's numpy blocks of raw kinds: one copy per block
+    moves a whole chunk of many columns. Empty when pandas' internals are not as expected."""
+    try:
+        blocks = frame._mgr.blocks
+        found = []
+        for block in blocks:
+            values = block.values
+            if isinstance(values, np.ndarray) and values.ndim == 2 and values.dtype.kind in RAW_KINDS:
+                found.append((tuple(int(j) for j in block.mgr_locs.as_array), values))
+        return found
+    except (AttributeError, TypeError):
+        return []
+
+
 class InputTable:
-    """A DataFrame as column arrays plus the codec of each column."""
+    """A DataFrame as the parts a chunk is made of, with the layout a worker decodes them by.
+
+    Layout entries, one per part after the index: ``("block", dtype, positions, rows_major)`` for a
+    2-D numpy block holding the columns at ``positions`` (stored row-major when the frame's memory
+    is, so a chunk is one memcpy), ``("raw", dtype, (j,), False)`` for another numpy column, and
+    ``("pickle", None, (j,), False)`` for everything else. Sources are views: nothing is copied
+    until a chunk is written into the arena.
+    """
 
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
         self.rows = len(frame)
-        self.arrays = [_column_array(frame, j) for j in range(frame.shape[1])]
-        self.codecs = [
-            ("raw", a.dtype) if isinstance(a, np.ndarray) and a.dtype.kind in RAW_KINDS else ("pickle", None)
-            for a in self.arrays
-        ]
+        self.width = frame.shape[1]
+        self.layout: list = []
+        self._sources: list = []
+        covered: set = set()
+        for positions, values in _numpy_blocks(frame):
+            rows_major = bool(values.T.flags.c_contiguous)
+            self.layout.append(("block", values.dtype, positions, rows_major))
+            self._sources.append(values.T if rows_major else values)
+            covered.update(positions)
+        for j in range(self.width):
+            if j in covered:
+                continue
+            array = _column_array(frame, j)
+            raw = isinstance(array, np.ndarray) and array.dtype.kind in RAW_KINDS
+            self.layout.append(("raw", array.dtype, (j,), False) if raw else ("pickle", None, (j,), False))
+            self._sources.append(array)
 
     def row_dtype(self):
         """The dtype pandas gives the row Series of this frame (its interleaved dtype)."""
-        if self.rows == 0 or not self.arrays:
+        if self.rows == 0 or self.width == 0:
             return np.dtype(object)
         return self.frame.iloc[0].dtype
 
     def estimated_row_bytes(self) -> int:
-        raw = sum(a.dtype.itemsize for a, (kind, _) in zip(self.arrays, self.codecs) if kind == "raw")
-        pickled = sum(1 for kind, _ in self.codecs if kind == "pickle")
+        raw = sum(dtype.itemsize * len(cols) for kind, dtype, cols, _ in self.layout if kind != "pickle")
+        pickled = sum(1 for kind, *_ in self.layout if kind == "pickle")
         return max(1, raw + PICKLED_BYTES_PER_VALUE * (pickled + 1))
 
     def _index_slice(self, begin: int, end: int):
@@ -53,13 +84,13 @@ class InputTable:
         return index[begin:end]
 
     def chunk_parts(self, begin: int, end: int) -> list:
-        """The buffers of rows [begin, end): the pickled index slice, then one buffer per column."""
+        """The buffers of rows [begin, end): the pickled index slice, then one per layout entry."""
         parts = [pickle.dumps(self._index_slice(begin, end), protocol=5)]
-        for array, (kind, _) in zip(self.arrays, self.codecs):
-            piece = array[begin:end]
-            parts.append(piece if kind == "raw" else pickle.dumps(piece, protocol=5))
+        for (kind, _dtype, _cols, rows_major), source in zip(self.layout, self._sources):
+            if kind == "pickle":
+                parts.append(pickle.dumps(source[begin:end], protocol=5))
+            elif kind == "block" and not rows_major:
+                parts.append(source[:, begin:end])
+            else:
+                parts.append(source[begin:end])
         return parts
-
-
-def chunk_size(parts: list) -> int:
-    return _codec.packed_size(parts)

@@ -140,23 +140,20 @@ class Worker:
         self.queue.send(_protocol.STARTED, 0, chunk_id, 0, 0, b"")
         spec = self.context.spec
         started = time.perf_counter()
-        index, arrays = decode_chunk(self.memory, chunk_offset, spec.codecs)
-        if spec.mode == "rows":
-            outcome = self.run_rows(index, arrays)
-        else:
-            outcome = self.run_batch(index, arrays)
+        chunk = decode_chunk(self.memory, chunk_offset, spec.layout, self.context.width)
+        outcome = self.run_rows(chunk) if spec.mode == "rows" else self.run_batch(chunk)
         elapsed_ns = int((time.perf_counter() - started) * 1e9)
         result = _picklable_outcome(outcome)
-        del index, arrays  # views into the arena: drop them before the parent reuses the block
+        del chunk  # views into the arena: drop them before the parent reuses the block
         if len(result) <= result_capacity:
             self.memory[result_offset : result_offset + len(result)] = memoryview(result).cast("B")
             self.queue.send(_protocol.RESULT, _protocol.IN_ARENA, chunk_id, len(result), elapsed_ns, b"")
         else:
             self.queue.send(_protocol.RESULT, 0, chunk_id, len(result), elapsed_ns, result)
 
-    def run_rows(self, index, arrays):
+    def run_rows(self, chunk):
         spec = self.context.spec
-        batch = _core.RowBatch(RowSource(self.context, index, arrays))
+        batch = _core.RowBatch(RowSource(self.context, chunk))
         kind, data, numpy_scalars, failures = _core.run_rows(
             spec.func,
             batch,
@@ -167,10 +164,10 @@ class Worker:
         )
         return kind, data, numpy_scalars, [(pos,) + _describe(exc) for pos, exc in failures]
 
-    def run_batch(self, index, arrays):
+    def run_batch(self, chunk):
         spec = self.context.spec
         try:
-            value = spec.func(chunk_frame(self.context, index, arrays), *spec.args, **(spec.kwargs or {}))
+            value = spec.func(chunk_frame(self.context, chunk), *spec.args, **(spec.kwargs or {}))
         except BaseException as exc:  # noqa: BLE001 - the parent decides what to do with it
             return _protocol.ResultKind.OBJECT, [None], True, [(0,) + _describe(exc)]
         return _protocol.ResultKind.OBJECT, [value], False, []
