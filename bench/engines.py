@@ -37,6 +37,7 @@ class Engine:
     parallel: bool = True  # False for the one-process baselines (no efficiency reported)
     packages: tuple[str, ...] = ()
     warm_session: Session | None = None  # for the "start" scenario, if not ``session``
+    warm: bool = False  # the session starts its workers before the timer (a warm pool)
 
     def latency_session(self) -> Session:
         """The session used to time warm one-row calls."""
@@ -162,12 +163,20 @@ def rowpool_session(job: Job, workers: int) -> Iterator[Call]:
         yield lambda df: rowpool.apply(df, job.row_fn, workers=workers)
 
 
+def _warm_up(chunk: pd.DataFrame) -> int:
+    """A no-op batch: running it makes every worker import this module (and so pandas and the
+    scenarios), as a warm pool would have done already."""
+    return len(chunk)
+
+
 @contextlib.contextmanager
 def rowpool_pool_session(job: Job, workers: int) -> Iterator[Call]:
-    """rowpool with warm workers: ``with rowpool.Pool(workers) as pool: pool.apply(df, f)``."""
+    """rowpool with warm workers: ``with rowpool.Pool(workers) as pool: pool.apply(df, f)``, the
+    pool warmed by a tiny job before anything is timed."""
     import rowpool
 
     with rowpool.Pool(workers=workers) as pool:
+        pool.map_batches(pd.DataFrame({"x": range(4 * workers)}), _warm_up, chunk_rows=1)
         if job.batches:
             fn = _chunk_fn(job)
             yield lambda df: pool.map_batches(df, fn, chunk_rows=job.chunk_rows)
@@ -192,6 +201,14 @@ ENGINES: dict[str, Engine] = {
             smoke=True,
             packages=("rowpool",),
             warm_session=rowpool_pool_session,
+        ),
+        Engine(
+            "rowpool-pool",
+            rowpool_pool_session,
+            "rowpool.Pool (warm workers, started before the timer) + pool.apply / map_batches",
+            smoke=True,
+            packages=("rowpool",),
+            warm=True,
         ),
         Engine("mp-fork", _mp_session("fork"), "multiprocessing.Pool (fork), chunks + imap", smoke=True),
         Engine(
