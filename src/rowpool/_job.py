@@ -13,6 +13,19 @@ killed) only the chunk at the head of its queue is suspect; the others are re-qu
 A suspect chunk of several rows is bisected and both halves re-run on fresh workers; a single row
 that kills its worker more than ``retries`` times (or times out once) is a poison row: it fails the
 job (``errors="raise"``) or becomes a failure record (``"coerce"``/``"collect"``).
+
+A worker that dies before it started the chunk at the head of its queue loses no suspect: all its
+chunks are re-queued as they are. If it never started any chunk of this job it died loading the
+job (unpickling the function or its arguments); more than ``retries`` such deaths in a row mean the
+function cannot be loaded in a worker, and the job fails instead of respawning workers forever.
+
+Memory (``max_worker_memory``, bytes of a worker's own resident memory, the shared arena excluded):
+after each result the worker's memory is read from /proc; a worker past the limit is retired (it
+gets no new chunks, and is replaced once it returned those it holds). While chunks run, the memory of
+busy workers is sampled every ``MEMORY_CHECK_SECONDS`` (the wait then wakes at least that often); a
+worker past the limit mid-chunk is stopped and handled like a dead worker, so bisection finds a row
+that blows memory. A retiring worker stopped that way blames none of its chunks: it was already
+past the limit when it started them.
 """
 
 from __future__ import annotations
@@ -30,6 +43,8 @@ PREFETCH = 2
 TARGET_CHUNK_SECONDS = 0.25
 RESULT_BYTES_PER_ROW = 9  # a float64 plus pickle framing; larger results travel inline
 TIMEOUT_GRACE_MS = 1000  # SIGTERM, then SIGKILL after this, for a worker past its deadline
+MEMORY_CHECK_SECONDS = 0.2  # how often busy workers' memory is sampled when max_worker_memory is set
+RETIRE_GRACE_MS = 1000  # a retired worker is idle: it exits at once on EOF or SIGTERM
 
 
 @dataclass
@@ -47,6 +62,25 @@ class WorkerState:
     queue: deque = field(default_factory=deque)  # chunk ids in the order the worker runs them
     running: int | None = None  # the chunk the worker reported it started
     started: float = 0.0  # when it started
+    loaded: bool = False  # it started a chunk of this job, so it loaded the job
+    retiring: bool = False  # past max_worker_memory between chunks: no new chunks, then replaced
+
+
+def worker_memory(pid: int) -> int | None:
+    """A worker's own resident memory in bytes: VmRSS without RssShmem (the pages of the shared
+    arena it touched belong to the pool's budget, not to the worker). None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            text = status.read()
+    except OSError:
+        return None
+    resident = shared = 0
+    for line in text.splitlines():
+        if line.startswith(b"VmRSS:"):
+            resident = int(line.split()[1]) * 1024
+        elif line.startswith(b"RssShmem:"):
+            shared = int(line.split()[1]) * 1024
+    return resident - shared
 
 
 def encode_spec(spec) -> bytes:
@@ -74,10 +108,15 @@ class JobRun:
         payload: bytes | None = None,
         retries: int = 2,
         timeout: float | None = None,
+        max_worker_memory: int | None = None,
     ):
         self.pool = pool
         self.retries = retries
         self.timeout = timeout
+        self.max_memory = max_worker_memory
+        self.last_memory_check = 0.0
+        self.load_deaths = 0  # consecutive deaths of workers that had not loaded the job yet
+        self.recycled = 0  # workers retired for passing max_worker_memory between chunks
         self.payload = payload
         self.table = table
         self.spec = spec
@@ -115,6 +154,8 @@ class JobRun:
                 self.enforce_deadlines()
             else:
                 self.handle(event)
+            if self.max_memory is not None:
+                self.check_memory()
         if not self.stopping and (self.pending or self.scheduler.dispatched_rows < self.table.rows):
             raise EngineError("rowpool stopped before every row was dispatched (no live worker)")
         return self.outcomes
@@ -140,7 +181,7 @@ class JobRun:
     def dispatch(self) -> None:
         arena = self.pool.arena
         while True:
-            idle = [w for w, state in self.workers.items() if len(state.queue) < PREFETCH]
+            idle = [w for w, s in self.workers.items() if len(s.queue) < PREFETCH and not s.retiring]
             if not idle:
                 return
             chunk = self.next_chunk()
@@ -188,8 +229,12 @@ class JobRun:
         if kind == _protocol.STARTED:
             state = self.workers[worker]
             state.running, state.started = tag, time.monotonic()
+            state.loaded = True
+            self.load_deaths = 0
         elif kind == _protocol.RESULT:
             self.result(tag, flags, arg0, arg1, payload)
+            if self.max_memory is not None:
+                self.check_retire(worker)
         elif kind == _protocol.JOB_FAILED:
             what, type_name, message, traceback = pickle.loads(payload)
             error = SerializationError(f"{what}: {type_name}: {message}")
@@ -228,9 +273,44 @@ class JobRun:
 
     def wait_ms(self) -> int:
         deadlines = [d for d in map(self.deadline, self.workers) if d is not None]
+        if self.max_memory is not None:
+            deadlines.append(self.last_memory_check + MEMORY_CHECK_SECONDS)
         if not deadlines:
             return -1
         return max(0, int((min(deadlines) - time.monotonic()) * 1000) + 1)
+
+    def check_retire(self, worker: int) -> None:
+        """After a result: retires ``worker`` if it passed max_worker_memory, and replaces a retiring
+        worker once it holds no chunk."""
+        state = self.workers.get(worker)
+        if state is None:
+            return
+        if not state.retiring:
+            used = worker_memory(self.pids[worker])
+            if used is None or used <= self.max_memory:
+                return
+            state.retiring = True
+            self.recycled += 1
+        if not state.queue:
+            self.pool.supervisor.terminate(worker, RETIRE_GRACE_MS)
+            del self.workers[worker]
+            if not self.stopping:
+                self.replace_worker()
+
+    def check_memory(self) -> None:
+        """Every MEMORY_CHECK_SECONDS: stops each busy worker past max_worker_memory."""
+        now = time.monotonic()
+        if now - self.last_memory_check < MEMORY_CHECK_SECONDS:
+            return
+        self.last_memory_check = now
+        for worker, state in list(self.workers.items()):
+            if not state.queue:
+                continue  # idle workers are checked when they return a result
+            used = worker_memory(self.pids[worker])
+            if used is None or used <= self.max_memory:
+                continue
+            status = self.pool.supervisor.terminate(worker, 0)
+            self.worker_exited(worker, status, over_memory=used, blameless=state.retiring)
 
     def enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -240,16 +320,24 @@ class JobRun:
                 status = self.pool.supervisor.terminate(worker, TIMEOUT_GRACE_MS)
                 self.worker_exited(worker, status, timed_out=True)
 
-    def worker_exited(self, worker, status, *, timed_out: bool = False) -> None:
+    def worker_exited(
+        self, worker, status, *, timed_out: bool = False, over_memory: int | None = None, blameless=False
+    ) -> None:
         exit_code, signal_number, text = status
         state = self.workers.pop(worker, WorkerState())
         pid = self.pids.get(worker)
         lost = [self.inflight.pop(chunk_id) for chunk_id in state.queue]
         for task in lost:
             self.pool.arena.release(task.block)
+        if not state.loaded and not blameless:
+            self.died_loading(pid, exit_code, signal_number, text, over_memory)
         if not self.stopping:
             self.replace_worker()
         if not lost:
+            return
+        if blameless or state.running != state.queue[0]:
+            # It had not started the chunk at the head of its queue: none of its chunks is suspect.
+            self.pending.extendleft((t.begin, t.end, t.deaths) for t in reversed(lost))
             return
         suspect, innocent = lost[0], lost[1:]
         self.pending.extendleft((t.begin, t.end, t.deaths) for t in reversed(innocent))
@@ -261,9 +349,27 @@ class JobRun:
         elif deaths <= self.retries and not timed_out:
             self.pending.appendleft((suspect.begin, suspect.end, deaths))
         else:
-            self.poisoned(suspect, pid, exit_code, signal_number, text, timed_out)
+            self.poisoned(suspect, pid, exit_code, signal_number, text, timed_out, over_memory)
 
-    def poisoned(self, task, pid, exit_code, signal_number, text, timed_out) -> None:
+    def died_loading(self, pid, exit_code, signal_number, text, over_memory) -> None:
+        """A worker died before it started any chunk of this job, i.e. while loading the job (or
+        waiting for its first chunk). Fails the job when that happened more than ``retries`` times
+        in a row: the function or its arguments then kill every worker that unpickles them."""
+        self.load_deaths += 1
+        if self.load_deaths <= self.retries:
+            return
+        cause = f"{text}" if over_memory is None else f"{over_memory} bytes resident, {text}"
+        limit = "" if over_memory is None else f" (past max_worker_memory={self.max_memory} bytes)"
+        raise WorkerLost(
+            f"the function cannot be loaded in a worker: {self.load_deaths} worker(s) in a row died "
+            f"before running any row{limit}, while unpickling the function or its arguments "
+            f"(last: pid {pid}, {cause})",
+            exit_code=None if signal_number else exit_code,
+            signal=signal_number or None,
+            pid=pid,
+        )
+
+    def poisoned(self, task, pid, exit_code, signal_number, text, timed_out, over_memory=None) -> None:
         """``task``'s rows kill their worker every time: fail the job or record the failure."""
         index = self.table.frame.index
         first, last = task.begin, task.end - 1
@@ -274,9 +380,15 @@ class JobRun:
                 f"its worker (pid {pid}) was stopped ({text})"
             )
         else:
+            cause = text
+            if over_memory is not None:
+                cause = (
+                    f"stopped at {over_memory} bytes resident, past max_worker_memory={self.max_memory} "
+                    f"bytes: {text}"
+                )
             error = WorkerLost(
                 f"{where} (position {first}{'' if first == last else f'..{last}'}) killed its worker "
-                f"(pid {pid}, {text}) {task.deaths + 1} time(s)",
+                f"(pid {pid}, {cause}) {task.deaths + 1} time(s)",
                 exit_code=None if signal_number else exit_code,
                 signal=signal_number or None,
                 pid=pid,

@@ -12,7 +12,7 @@ from ._job import JobRun, encode_spec
 from ._spec import JobSpec
 from ._table import InputTable
 from .errors import make_row_error
-from .pool import Pool, _check_workers
+from .pool import Pool, _check_max_worker_memory, _check_workers
 from .progress import make_progress
 
 ERRORS = ("raise", "coerce", "collect")
@@ -40,15 +40,16 @@ def _check_common(df, func, errors, progress, chunk_rows, args, kwargs):
 
 
 @contextlib.contextmanager
-def _pool_for(pool, workers):
+def _pool_for(pool, workers, max_worker_memory=None):
     if pool is not None:
         yield pool
         return
-    with Pool(workers) as temporary:
+    with Pool(workers, max_worker_memory=max_worker_memory) as temporary:
         yield temporary
 
 
-def _check_recovery(timeout, retries):
+def _check_recovery(timeout, retries, max_worker_memory=None):
+    _check_max_worker_memory(max_worker_memory)
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
@@ -83,11 +84,11 @@ def _sigterm_interrupts():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _run(table, spec, *, pool, workers, chunk_rows, progress, timeout, retries):
+def _run(table, spec, *, pool, workers, chunk_rows, progress, timeout, retries, max_worker_memory=None):
     payload = encode_spec(spec)  # an unpicklable func raises SerializationError before any worker starts
     bar = make_progress(progress, table.rows)
     try:
-        with _pool_for(pool, workers) as active:
+        with _pool_for(pool, workers, max_worker_memory) as active:
             run = JobRun(
                 active,
                 table,
@@ -97,6 +98,9 @@ def _run(table, spec, *, pool, workers, chunk_rows, progress, timeout, retries):
                 payload=payload,
                 retries=retries,
                 timeout=timeout,
+                max_worker_memory=active.max_worker_memory
+                if max_worker_memory is None
+                else max_worker_memory,
             )
             try:
                 with _sigterm_interrupts():
@@ -189,6 +193,7 @@ def apply(
     row_type="row",
     timeout=None,
     retries=2,
+    max_worker_memory=None,
     args=(),
     kwargs=None,
     pool=None,
@@ -212,10 +217,13 @@ def apply(
     re-run on a fresh worker, bisected down to the row that kills workers; that row is retried
     ``retries`` times, then raises :class:`rowpool.WorkerLost` (or becomes NA / a failure record
     with ``"coerce"``/``"collect"``). ``timeout`` (seconds per row, checked per chunk) stops a
-    stuck worker and reports the row as :class:`rowpool.RowTimeout`.
+    stuck worker and reports the row as :class:`rowpool.RowTimeout`. ``max_worker_memory`` (bytes
+    of a worker's own resident memory; default: the pool's, else no limit) replaces a worker past
+    it between chunks, and stops one passing it mid-chunk like a crashed worker, so a row that blows
+    up memory is reported as ``WorkerLost`` instead of exhausting the machine.
     """
     _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
-    _check_recovery(timeout, retries)
+    _check_recovery(timeout, retries, max_worker_memory)
     if row_type not in ROW_TYPES:
         raise ValueError(f"row_type must be one of {ROW_TYPES}, got {row_type!r}")
     workers = _check_workers(workers) if pool is None else pool.workers
@@ -236,6 +244,7 @@ def apply(
         progress=progress,
         timeout=timeout,
         retries=retries,
+        max_worker_memory=max_worker_memory,
     )
     failures = _failures(chunks, df.index)
     if failures and errors == "raise":
@@ -256,6 +265,7 @@ def map_batches(
     chunk_rows=None,
     timeout=None,
     retries=2,
+    max_worker_memory=None,
     args=(),
     kwargs=None,
     pool=None,
@@ -266,10 +276,11 @@ def map_batches(
     length (default: chosen by the scheduler). Results are combined in input order: Series and
     DataFrames with ``pandas.concat``; 1-D arrays with one value per row into a Series on
     ``df.index``; anything else into a Series with one value per chunk. A chunk whose worker dies
-    is re-run up to ``retries`` times; ``timeout`` is in seconds per row of a chunk.
+    is re-run up to ``retries`` times; ``timeout`` is in seconds per row of a chunk;
+    ``max_worker_memory`` as in :func:`apply`.
     """
     _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
-    _check_recovery(timeout, retries)
+    _check_recovery(timeout, retries, max_worker_memory)
     workers = _check_workers(workers) if pool is None else pool.workers
     table = InputTable(df)
     spec = JobSpec.for_table(
@@ -286,6 +297,7 @@ def map_batches(
         progress=progress,
         timeout=timeout,
         retries=retries,
+        max_worker_memory=max_worker_memory,
     )
     failures = _failures(chunks, df.index)
     if failures and errors == "raise":

@@ -7,6 +7,7 @@ parent, whose memory may be huge) and inherit only the segment and their queue.
 
 from __future__ import annotations
 
+import numbers
 import os
 import sys
 import threading
@@ -41,6 +42,21 @@ def _check_workers(workers) -> int:
     return workers
 
 
+MIN_WORKER_MEMORY = 32 << 20  # a Python worker alone needs about this much
+
+
+def _check_max_worker_memory(limit) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral):
+        raise TypeError(f"max_worker_memory must be an int (bytes) or None, not {type(limit).__name__}")
+    if limit < MIN_WORKER_MEMORY:
+        raise ValueError(
+            f"max_worker_memory is in bytes and must be at least {MIN_WORKER_MEMORY} (32 MiB), got {limit}"
+        )
+    return int(limit)
+
+
 class Pool:
     """Warm rowpool workers, reused across calls.
 
@@ -49,10 +65,22 @@ class Pool:
     ...     b = pool.map_batches(df2, g)
 
     ``memory_budget`` (bytes) bounds the shared memory holding chunks and results in flight.
+    ``max_worker_memory`` (bytes, default: no limit) bounds each worker's own resident memory (the
+    shared arena not counted): a worker past it after a chunk is replaced by a fresh one, and a
+    worker passing it while running a chunk is stopped like a crashed worker, so the row that
+    blows up memory is found and reported (:class:`rowpool.WorkerLost`) instead of the machine
+    running out of memory.
     """
 
-    def __init__(self, workers: int | None = None, *, memory_budget: int = DEFAULT_MEMORY_BUDGET):
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        max_worker_memory: int | None = None,
+    ):
         self.workers = _check_workers(workers)
+        self.max_worker_memory = _check_max_worker_memory(max_worker_memory)
         if isinstance(memory_budget, bool) or not isinstance(memory_budget, int):
             raise TypeError("memory_budget must be an int (bytes)")
         if memory_budget < (1 << 20):
