@@ -357,6 +357,12 @@ def test_workers_do_not_inherit_unrelated_fds(tmp_path):
                 assert list(targets.values()).count("anon_inode:[pidfd]") == 1, targets
                 # stdio, the segment, the queue, the parent-watch pidfd and little else
                 assert len(targets) <= 8, targets
+                # Process::spawn hands over exactly the segment (fd 3) and the queue (fd 4)
+                assert targets[3].startswith("/memfd:rowpool"), targets
+                assert targets[4].startswith("socket:"), targets
+                cmdline = psutil.Process(pid).cmdline()
+                assert cmdline[cmdline.index("--segment-fd") + 1] == "3"
+                assert cmdline[cmdline.index("--queue-fd") + 1] == "4"
     finally:
         handle.close()
         os.close(read_end)

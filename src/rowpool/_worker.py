@@ -173,23 +173,6 @@ class Worker:
         return _protocol.ResultKind.OBJECT, [value], False, []
 
 
-def _close_inherited_fds(keep: set[int]) -> None:
-    """Closes the fds this process inherited by accident: any fd the parent left inheritable
-    (an open pipe end keeps its reader from seeing EOF while a worker holds it). Inherited fds are
-    exactly those without close-on-exec; every fd Python opened here has it."""
-    import fcntl
-
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd in keep:
-            continue
-        try:
-            if not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
-                os.close(fd)
-        except OSError:
-            pass  # the directory's own fd, already closed
-
-
 def _watch_parent(parent_pid: int) -> None:
     """Ends this worker when the parent process ends, even while a row is running: a daemon thread
     waits on a pidfd of the parent (a pidfd names that very process, never a recycled pid)."""
@@ -214,7 +197,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue-fd", type=int, required=True)
     parser.add_argument("--parent-death-signal", action="store_true")
     options = parser.parse_args(argv)
-    _close_inherited_fds(keep={0, 1, 2, options.segment_fd, options.queue_fd})
     # Ctrl-C belongs to the parent, which ends its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if options.parent_death_signal:
