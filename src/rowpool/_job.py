@@ -160,15 +160,19 @@ class JobRun:
             raise EngineError("rowpool stopped before every row was dispatched (no live worker)")
         return self.outcomes
 
-    def replace_worker(self) -> None:
-        """Spawns a replacement for a worker that died while idle, and hands it the job."""
+    def replace_worker(self, extra: int = 0) -> None:
+        """Spawns replacements for lost workers (``extra``: for workers still retiring), and hands
+        them the job."""
         supervisor = self.pool.supervisor
-        self.pool._spawn_missing()
+        self.pool._spawn_missing(extra)
         for worker in supervisor.workers():
             if worker not in self.workers:
-                supervisor.send(worker, _protocol.JOB, 0, self.job_id, 0, 0, self.payload)
                 self.workers[worker] = WorkerState()
                 self.pids[worker] = supervisor.pid(worker)
+                try:
+                    supervisor.send(worker, _protocol.JOB, 0, self.job_id, 0, 0, self.payload)
+                except QueueClosed:
+                    pass  # it died at once: its exit event comes next and counts as a loading death
 
     # -- dispatch ---------------------------------------------------------------------------------
     def next_chunk(self):
@@ -291,6 +295,9 @@ class JobRun:
                 return
             state.retiring = True
             self.recycled += 1
+            if state.queue and not self.stopping:
+                # Its replacement starts up while it finishes the chunks it holds.
+                self.replace_worker(extra=sum(s.retiring for s in self.workers.values()))
         if not state.queue:
             self.pool.supervisor.terminate(worker, RETIRE_GRACE_MS)
             del self.workers[worker]

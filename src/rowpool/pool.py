@@ -108,7 +108,8 @@ class Pool:
             if what == "message":  # a stale message from an interrupted job: discard it
                 self.supervisor.receive_payload(worker, detail[5])
 
-    def _spawn_missing(self) -> None:
+    def _spawn_missing(self, extra: int = 0) -> None:
+        """Spawns workers until ``workers`` (plus ``extra``: replacements started early) live."""
         package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         bootstrap = (
             f"import sys; sys._rowpool_worker = True; sys.path.insert(0, {package_parent!r}); "
@@ -120,7 +121,7 @@ class Pool:
         if threading.current_thread() is threading.main_thread():
             # PR_SET_PDEATHSIG follows the spawning thread: only the main thread lives as long as us.
             argv.append("--parent-death-signal")
-        while len(self.supervisor) < self.workers:
+        while len(self.supervisor) < self.workers + extra:
             self.supervisor.spawn(argv, [fd])
 
     def _send_job(self, worker: int, job_id: int, payload: bytes) -> bool:
