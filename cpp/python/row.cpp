@@ -19,9 +19,15 @@ struct RowBatch {
   Py_ssize_t rows;
 };
 
+// A row reads its fields from the batch (fast path) until it first needs its genuine Series (a
+// Series method or property, an operator, a mutation such as `row["a"] = 5`, `row.a = 5`,
+// `row.loc["a"] = 5`, `row += 1`): from then on the row keeps that Series and every read and
+// write goes to it, so reads after writes see the new values, as when the row is a pandas Series.
+// The Series is a copy: mutating a row never changes other rows or the shared chunk.
 struct Row {
   PyObject_HEAD RowBatch* batch;
   Py_ssize_t pos;
+  PyObject* series;  // the row's own Series once needed, else null
 };
 
 // Value of column `column` at row `pos` (new reference); materialises the column on first use.
@@ -54,8 +60,20 @@ Py_ssize_t find(PyObject* table, PyObject* key) {
   return PyLong_AsSsize_t(found);
 }
 
+// The row's own Series (new reference), built on first use; every later access of the row uses it.
 PyObject* series_of(Row* row) {
-  return row_batch_series(reinterpret_cast<PyObject*>(row->batch), row->pos);
+  if (row->series == nullptr) {
+    row->series = row_batch_series(reinterpret_cast<PyObject*>(row->batch), row->pos);
+    if (row->series == nullptr) return nullptr;
+  }
+  Py_INCREF(row->series);
+  return row->series;
+}
+
+// Column position of `key` in `table` for the fast path; -1 (slow path) once the row has its
+// Series, since the Series may have been changed.
+Py_ssize_t fast_column(PyObject* self, PyObject* table, PyObject* key) {
+  return reinterpret_cast<Row*>(self)->series != nullptr ? -1 : find(table, key);
 }
 
 // The slow path for everything but field access: `use(series)` on the genuine Series of this row.
@@ -80,7 +98,7 @@ PyObject* delegate(PyObject* self, const char* name, PyObject* args, PyObject* k
 
 PyObject* row_subscript(PyObject* self, PyObject* key) {
   Row* row = reinterpret_cast<Row*>(self);
-  const Py_ssize_t column = find(row->batch->lookup, key);
+  const Py_ssize_t column = fast_column(self, row->batch->lookup, key);
   if (column >= 0) return cell(row->batch, column, row->pos);
   if (column == -2) return nullptr;
   // pandas' own KeyError, list selection, slicing
@@ -90,7 +108,10 @@ PyObject* row_subscript(PyObject* self, PyObject* key) {
 PyObject* row_getattro(PyObject* self, PyObject* name) {
   Row* row = reinterpret_cast<Row*>(self);
   const Py_ssize_t column = find(row->batch->attr_lookup, name);
-  if (column >= 0) return cell(row->batch, column, row->pos);
+  if (column >= 0) {
+    if (row->series != nullptr) return PyObject_GetAttr(row->series, name);
+    return cell(row->batch, column, row->pos);
+  }
   if (column == -2) return nullptr;
   PyObject* own = PyObject_GenericGetAttr(self, name);
   if (own != nullptr || !PyErr_ExceptionMatches(PyExc_AttributeError)) return own;
@@ -99,11 +120,36 @@ PyObject* row_getattro(PyObject* self, PyObject* name) {
   return with_series(self, [&](PyObject* s) { return PyObject_GetAttr(s, name); });
 }
 
+// row.a = 5, row.name = "x", del row.a: like pandas, on the row's own Series.
+int row_setattro(PyObject* self, PyObject* name, PyObject* value) {
+  PyObject* series = series_of(reinterpret_cast<Row*>(self));
+  if (series == nullptr) return -1;
+  const int status = PyObject_SetAttr(series, name, value);
+  Py_DECREF(series);
+  return status;
+}
+
+// row["a"] = 5, del row["a"]: like pandas, on the row's own Series. The extra reference held here
+// (as a Python caller's local would) keeps pandas' chained-assignment check, which counts
+// references, from mistaking the row's Series for a temporary and warning.
+int row_ass_subscript(PyObject* self, PyObject* key, PyObject* value) {
+  PyObject* series = series_of(reinterpret_cast<Row*>(self));
+  if (series == nullptr) return -1;
+  const int status =
+      value != nullptr ? PyObject_SetItem(series, key, value) : PyObject_DelItem(series, key);
+  Py_DECREF(series);
+  return status;
+}
+
 Py_ssize_t row_length(PyObject* self) {
-  return PyList_GET_SIZE(reinterpret_cast<Row*>(self)->batch->columns);
+  Row* row = reinterpret_cast<Row*>(self);
+  if (row->series != nullptr) return PyObject_Size(row->series);
+  return PyList_GET_SIZE(row->batch->columns);
 }
 
 int row_contains(PyObject* self, PyObject* key) {
+  if (reinterpret_cast<Row*>(self)->series != nullptr)
+    return PySequence_Contains(reinterpret_cast<Row*>(self)->series, key);
   const Py_ssize_t column = find(reinterpret_cast<Row*>(self)->batch->lookup, key);
   if (column == -2) return -1;
   if (column >= 0) return 1;
@@ -118,8 +164,144 @@ PyObject* row_repr(PyObject* self) {
   return with_series(self, [](PyObject* s) { return PyObject_Repr(s); });
 }
 
+// Operators: every Row operand becomes its Series, so results (and errors) are exactly pandas'.
+PyObject* operand(PyObject* object) {
+  if (is_row(object)) return series_of(reinterpret_cast<Row*>(object));
+  Py_INCREF(object);
+  return object;
+}
+
+template <typename Op>
+PyObject* on_series(PyObject* a, PyObject* b, Op op) {
+  PyObject* left = operand(a);
+  if (left == nullptr) return nullptr;
+  PyObject* right = operand(b);
+  if (right == nullptr) {
+    Py_DECREF(left);
+    return nullptr;
+  }
+  PyObject* result = op(left, right);
+  Py_DECREF(left);
+  Py_DECREF(right);
+  return result;
+}
+
+using Unary = PyObject* (*)(PyObject*);
+using Binary = PyObject* (*)(PyObject*, PyObject*);
+using Ternary = PyObject* (*)(PyObject*, PyObject*, PyObject*);
+
+template <Unary op>
+PyObject* unary(PyObject* self) {
+  return with_series(self, op);
+}
+
+template <Binary op>
+PyObject* binary(PyObject* a, PyObject* b) {
+  return on_series(a, b, op);
+}
+
+template <Ternary op>
+PyObject* ternary(PyObject* a, PyObject* b, PyObject* modulo) {
+  return on_series(a, b, [&](PyObject* x, PyObject* y) { return op(x, y, modulo); });
+}
+
+// row += x: pandas updates the row Series in place and `row` stays that object (still the Row);
+// an operation that returns something else (e.g. @=) rebinds `row` to that result, as in pandas.
+template <typename Op>
+PyObject* in_place(PyObject* self, PyObject* other, Op op) {
+  PyObject* series = series_of(reinterpret_cast<Row*>(self));
+  if (series == nullptr) return nullptr;
+  PyObject* result = on_series(series, other, op);
+  if (result == series) {
+    Py_DECREF(result);
+    result = self;
+    Py_INCREF(self);
+  }
+  Py_DECREF(series);
+  return result;
+}
+
+template <Binary op>
+PyObject* in_place_binary(PyObject* self, PyObject* other) {
+  return in_place(self, other, op);
+}
+
+template <Ternary op>
+PyObject* in_place_ternary(PyObject* self, PyObject* other, PyObject* modulo) {
+  return in_place(self, other, [&](PyObject* x, PyObject* y) { return op(x, y, modulo); });
+}
+
+// Each Row in `items` (a tuple) replaced by its Series (new reference).
+PyObject* operands(PyObject* items, Py_ssize_t start) {
+  const Py_ssize_t size = PyTuple_GET_SIZE(items) - start;
+  PyObject* converted = PyTuple_New(size);
+  if (converted == nullptr) return nullptr;
+  for (Py_ssize_t i = 0; i < size; ++i) {
+    PyObject* item = operand(PyTuple_GET_ITEM(items, start + i));
+    if (item == nullptr) {
+      Py_DECREF(converted);
+      return nullptr;
+    }
+    PyTuple_SET_ITEM(converted, i, item);
+  }
+  return converted;
+}
+
+// __array_ufunc__(ufunc, method, *inputs, **kwargs): numpy functions on a row (np.sqrt(row),
+// np.add(array, row)) run on its Series, so they return pandas' result, not a bare ndarray.
+PyObject* row_array_ufunc(PyObject*, PyObject* args, PyObject* kwargs) {
+  if (PyTuple_GET_SIZE(args) < 2) {
+    PyErr_SetString(PyExc_TypeError, "__array_ufunc__(ufunc, method, *inputs, **kwargs)");
+    return nullptr;
+  }
+  PyObject* call = PyObject_GetAttr(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 1));
+  PyObject* inputs = call != nullptr ? operands(args, 2) : nullptr;
+  PyObject* options = kwargs != nullptr && inputs != nullptr ? PyDict_Copy(kwargs) : nullptr;
+  PyObject* result = nullptr;
+  if (inputs != nullptr && (kwargs == nullptr || options != nullptr)) {
+    PyObject* out = options != nullptr ? PyDict_GetItemString(options, "out") : nullptr;
+    PyObject* outputs = out != nullptr && PyTuple_Check(out) ? operands(out, 0) : nullptr;
+    if (out == nullptr || !PyTuple_Check(out) ||
+        (outputs != nullptr && PyDict_SetItemString(options, "out", outputs) == 0))
+      result = PyObject_Call(call, inputs, options);
+    Py_XDECREF(outputs);
+  }
+  Py_XDECREF(call);
+  Py_XDECREF(inputs);
+  Py_XDECREF(options);
+  return result;
+}
+
+PyObject* row_richcompare(PyObject* self, PyObject* other, int op) {
+  return on_series(self, other,
+                   [op](PyObject* x, PyObject* y) { return PyObject_RichCompare(x, y, op); });
+}
+
+// bool(row) raises pandas' error (truth value ambiguous). Like a Series, a Row is unhashable: with
+// tp_richcompare and no tp_hash, the type gets __hash__ = None.
+int row_bool(PyObject* self) {
+  PyObject* series = series_of(reinterpret_cast<Row*>(self));
+  if (series == nullptr) return -1;
+  const int truth = PyObject_IsTrue(series);
+  Py_DECREF(series);
+  return truth;
+}
+
+int row_traverse(PyObject* self, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(self));
+  Py_VISIT(reinterpret_cast<Row*>(self)->series);  // may hold the row itself (row.me = row)
+  return 0;
+}
+
+int row_clear(PyObject* self) {
+  Py_CLEAR(reinterpret_cast<Row*>(self)->series);
+  return 0;
+}
+
 void row_dealloc(PyObject* self) {
+  PyObject_GC_UnTrack(self);
   Py_XDECREF(reinterpret_cast<Row*>(self)->batch);
+  Py_XDECREF(reinterpret_cast<Row*>(self)->series);
   PyTypeObject* type = Py_TYPE(self);
   type->tp_free(self);
   Py_DECREF(type);
@@ -127,12 +309,15 @@ void row_dealloc(PyObject* self) {
 
 PyObject* row_name(PyObject* self, void*) {
   Row* row = reinterpret_cast<Row*>(self);
+  if (row->series != nullptr) return PyObject_GetAttrString(row->series, "name");
   PyObject* label = PyList_GET_ITEM(row->batch->labels, row->pos);
   Py_INCREF(label);
   return label;
 }
 
 PyObject* row_index(PyObject* self, void*) {
+  Row* row = reinterpret_cast<Row*>(self);
+  if (row->series != nullptr) return PyObject_GetAttrString(row->series, "index");
   return PyObject_GetAttrString(reinterpret_cast<Row*>(self)->batch->source, "columns");
 }
 
@@ -146,7 +331,7 @@ PyObject* row_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
     return nullptr;
   }
   Row* row = reinterpret_cast<Row*>(self);
-  const Py_ssize_t column = find(row->batch->lookup, args[0]);
+  const Py_ssize_t column = fast_column(self, row->batch->lookup, args[0]);
   if (column >= 0) return cell(row->batch, column, row->pos);
   if (column == -2) return nullptr;
   PyObject* tuple = PyTuple_New(nargs);
@@ -167,8 +352,10 @@ ROWPOOL_DELEGATE(to_dict)
 ROWPOOL_DELEGATE(items)
 ROWPOOL_DELEGATE(keys)
 ROWPOOL_DELEGATE(__array__)
+ROWPOOL_DELEGATE(__round__)
 #undef ROWPOOL_DELEGATE
 
+// The row's own Series: later reads and writes of either are shared.
 PyObject* row_to_series_method(PyObject* self, PyObject*) { return row_to_series(self); }
 
 // Pickling a row (e.g. returned as a result) pickles the equivalent pandas Series.
@@ -188,7 +375,13 @@ PyMethodDef row_methods[] = {
      METH_VARARGS | METH_KEYWORDS, "The column labels, like pandas.Series.keys()."},
     {"__array__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(row___array__)),
      METH_VARARGS | METH_KEYWORDS, "numpy conversion, like pandas.Series.__array__."},
-    {"to_series", row_to_series_method, METH_NOARGS, "The row as a genuine pandas.Series."},
+    {"__array_ufunc__",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(row_array_ufunc)),
+     METH_VARARGS | METH_KEYWORDS, "numpy ufuncs run on the row's Series, as pandas'."},
+    {"__round__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(row___round__)),
+     METH_VARARGS | METH_KEYWORDS, "round(row, n), like pandas.Series.__round__."},
+    {"to_series", row_to_series_method, METH_NOARGS,
+     "The row as a genuine pandas.Series; the row reads and writes that Series from then on."},
     {"__reduce__", row_reduce, METH_NOARGS, "Pickles as the equivalent pandas.Series."},
     {nullptr, nullptr, 0, nullptr}};
 
@@ -209,12 +402,49 @@ PyType_Slot row_slots[] = {
     {Py_tp_iter, reinterpret_cast<void*>(row_iter)},
     {Py_tp_methods, row_methods},
     {Py_tp_getset, row_getset},
+    {Py_tp_setattro, reinterpret_cast<void*>(row_setattro)},
+    {Py_tp_richcompare, reinterpret_cast<void*>(row_richcompare)},
+    {Py_tp_traverse, reinterpret_cast<void*>(row_traverse)},
+    {Py_tp_clear, reinterpret_cast<void*>(row_clear)},
     {Py_mp_subscript, reinterpret_cast<void*>(row_subscript)},
+    {Py_mp_ass_subscript, reinterpret_cast<void*>(row_ass_subscript)},
     {Py_mp_length, reinterpret_cast<void*>(row_length)},
     {Py_sq_contains, reinterpret_cast<void*>(row_contains)},
+    {Py_nb_bool, reinterpret_cast<void*>(row_bool)},
+    {Py_nb_negative, reinterpret_cast<void*>(unary<PyNumber_Negative>)},
+    {Py_nb_positive, reinterpret_cast<void*>(unary<PyNumber_Positive>)},
+    {Py_nb_absolute, reinterpret_cast<void*>(unary<PyNumber_Absolute>)},
+    {Py_nb_invert, reinterpret_cast<void*>(unary<PyNumber_Invert>)},
+    {Py_nb_add, reinterpret_cast<void*>(binary<PyNumber_Add>)},
+    {Py_nb_subtract, reinterpret_cast<void*>(binary<PyNumber_Subtract>)},
+    {Py_nb_multiply, reinterpret_cast<void*>(binary<PyNumber_Multiply>)},
+    {Py_nb_true_divide, reinterpret_cast<void*>(binary<PyNumber_TrueDivide>)},
+    {Py_nb_floor_divide, reinterpret_cast<void*>(binary<PyNumber_FloorDivide>)},
+    {Py_nb_remainder, reinterpret_cast<void*>(binary<PyNumber_Remainder>)},
+    {Py_nb_divmod, reinterpret_cast<void*>(binary<PyNumber_Divmod>)},
+    {Py_nb_power, reinterpret_cast<void*>(ternary<PyNumber_Power>)},
+    {Py_nb_matrix_multiply, reinterpret_cast<void*>(binary<PyNumber_MatrixMultiply>)},
+    {Py_nb_and, reinterpret_cast<void*>(binary<PyNumber_And>)},
+    {Py_nb_or, reinterpret_cast<void*>(binary<PyNumber_Or>)},
+    {Py_nb_xor, reinterpret_cast<void*>(binary<PyNumber_Xor>)},
+    {Py_nb_inplace_add, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceAdd>)},
+    {Py_nb_inplace_subtract, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceSubtract>)},
+    {Py_nb_inplace_multiply, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceMultiply>)},
+    {Py_nb_inplace_true_divide,
+     reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceTrueDivide>)},
+    {Py_nb_inplace_floor_divide,
+     reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceFloorDivide>)},
+    {Py_nb_inplace_remainder, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceRemainder>)},
+    {Py_nb_inplace_power, reinterpret_cast<void*>(in_place_ternary<PyNumber_InPlacePower>)},
+    {Py_nb_inplace_matrix_multiply,
+     reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceMatrixMultiply>)},
+    {Py_nb_inplace_and, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceAnd>)},
+    {Py_nb_inplace_or, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceOr>)},
+    {Py_nb_inplace_xor, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceXor>)},
     {0, nullptr}};
 
-PyType_Spec row_spec = {"rowpool._core.Row", sizeof(Row), 0, Py_TPFLAGS_DEFAULT, row_slots};
+PyType_Spec row_spec = {"rowpool._core.Row", sizeof(Row), 0,
+                        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, row_slots};
 
 // RowBatch(source): `source` provides lookup, attr_lookup, labels, columns (Index), column(j)
 // and series(pos).
@@ -310,13 +540,16 @@ PyObject* make_row(PyObject* batch, Py_ssize_t pos, PyObject* recycled) {
       row->batch == reinterpret_cast<RowBatch*>(batch)) {
     Py_INCREF(recycled);
     row->pos = pos;
+    Py_CLEAR(row->series);  // the previous row's mutations
     return recycled;
   }
-  row = PyObject_New(Row, row_type);
+  row = PyObject_GC_New(Row, row_type);
   if (row == nullptr) return nullptr;
   Py_INCREF(batch);
   row->batch = reinterpret_cast<RowBatch*>(batch);
   row->pos = pos;
+  row->series = nullptr;
+  PyObject_GC_Track(row);
   return reinterpret_cast<PyObject*>(row);
 }
 

@@ -1,7 +1,8 @@
 // Row and RowBatch: the row object handed to the user's function, built straight from a chunk's
 // columns. A RowBatch (one per chunk) turns a column into its per-row values the first time any row
 // reads it, so reading one field of a 1,000-column row touches one column only. Everything a pandas
-// row Series offers beyond field access is answered by a real Series built on demand (slow path).
+// row Series offers beyond field access (methods, operators, item and attribute assignment) is
+// answered by a real Series built on demand and kept by the row (slow path).
 // Worker-process objects; they hold Python references, so the GIL must be held to touch them.
 #pragma once
 
@@ -21,7 +22,8 @@ bool is_row_batch(PyObject* object);
 Py_ssize_t row_batch_length(PyObject* batch);
 // The genuine pandas Series for position `pos` (new reference), built by the batch's source.
 PyObject* row_batch_series(PyObject* batch, Py_ssize_t pos);
-// The Series equivalent of a Row (new reference).
+// The Row's own Series (new reference): built on first use and kept, so it carries the row's
+// mutations (row["a"] = 5; return row).
 PyObject* row_to_series(PyObject* row);
 
 }  // namespace rowpool::python
