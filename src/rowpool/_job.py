@@ -24,8 +24,9 @@ after each result the worker's memory is read from /proc; a worker past the limi
 gets no new chunks, and is replaced once it returned those it holds). While chunks run, the memory of
 busy workers is sampled every ``MEMORY_CHECK_SECONDS`` (the wait then wakes at least that often); a
 worker past the limit mid-chunk is stopped and handled like a dead worker, so bisection finds a row
-that blows memory. A retiring worker stopped that way blames none of its chunks: it was already
-past the limit when it started them.
+that blows memory. A worker that brought more than half the limit into the chunk (a leak of its
+earlier chunks) is stopped without blaming the chunk, which re-runs as it is (a bounded number
+of times).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from __future__ import annotations
 import pickle
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from . import _codec, _core, _protocol
@@ -45,6 +46,7 @@ RESULT_BYTES_PER_ROW = 9  # a float64 plus pickle framing; larger results travel
 TIMEOUT_GRACE_MS = 1000  # SIGTERM, then SIGKILL after this, for a worker past its deadline
 MEMORY_CHECK_SECONDS = 0.2  # how often busy workers' memory is sampled when max_worker_memory is set
 RETIRE_GRACE_MS = 1000  # a retired worker is idle: it exits at once on EOF or SIGTERM
+MAX_SPARED_OVERRUNS = 2  # times a range passing max_worker_memory is re-run without blame
 
 
 @dataclass
@@ -64,6 +66,7 @@ class WorkerState:
     started: float = 0.0  # when it started
     loaded: bool = False  # it started a chunk of this job, so it loaded the job
     retiring: bool = False  # past max_worker_memory between chunks: no new chunks, then replaced
+    baseline: int = 0  # its memory at its last result (with max_worker_memory)
 
 
 def worker_memory(pid: int) -> int | None:
@@ -117,6 +120,7 @@ class JobRun:
         self.last_memory_check = 0.0
         self.load_deaths = 0  # consecutive deaths of workers that had not loaded the job yet
         self.recycled = 0  # workers retired for passing max_worker_memory between chunks
+        self.spared: Counter = Counter()  # (begin, end) -> overruns not blamed on that range
         self.payload = payload
         self.table = table
         self.spec = spec
@@ -291,7 +295,10 @@ class JobRun:
             return
         if not state.retiring:
             used = worker_memory(self.pids[worker])
-            if used is None or used <= self.max_memory:
+            if used is None:
+                return
+            state.baseline = used
+            if used <= self.max_memory:
                 return
             state.retiring = True
             self.recycled += 1
@@ -305,19 +312,34 @@ class JobRun:
                 self.replace_worker()
 
     def check_memory(self) -> None:
-        """Every MEMORY_CHECK_SECONDS: stops each busy worker past max_worker_memory."""
+        """Every MEMORY_CHECK_SECONDS: stops each busy worker past max_worker_memory.
+
+        The chunk it runs is blamed (a death: bisection, retries) unless the worker brought more
+        than half the limit into it (measured at its last result): then the worker's earlier
+        chunks filled it, and the chunk is re-queued as it is, at most ``MAX_SPARED_OVERRUNS``
+        times (a job whose every worker starts that big cannot spare its chunks forever)."""
         now = time.monotonic()
         if now - self.last_memory_check < MEMORY_CHECK_SECONDS:
             return
         self.last_memory_check = now
+        while len(self.pool.supervisor):  # results already sent count as between chunks
+            event = self.pool.supervisor.wait(0)
+            if event is None:
+                break
+            self.handle(event)
         for worker, state in list(self.workers.items()):
-            if not state.queue:
-                continue  # idle workers are checked when they return a result
+            if worker not in self.workers or not state.queue:
+                continue  # gone meanwhile; idle workers are checked when they return a result
             used = worker_memory(self.pids[worker])
             if used is None or used <= self.max_memory:
                 continue
+            head = self.inflight[state.queue[0]]
+            spared = (head.begin, head.end)
+            blameless = state.baseline > self.max_memory // 2 and self.spared[spared] < MAX_SPARED_OVERRUNS
+            if blameless:
+                self.spared[spared] += 1
             status = self.pool.supervisor.terminate(worker, 0)
-            self.worker_exited(worker, status, over_memory=used, blameless=state.retiring)
+            self.worker_exited(worker, status, over_memory=used, blameless=blameless)
 
     def enforce_deadlines(self) -> None:
         now = time.monotonic()
