@@ -182,6 +182,30 @@ def _fill_failed_batches(values, failed, chunks, index):
     return filled
 
 
+def _assemble_rows(chunks, index):
+    return _results.assemble_rows([outcome[:3] for _b, _e, outcome in chunks], index)
+
+
+def _assemble_batches(chunks, index):
+    values = [outcome[1][0] for _b, _e, outcome in chunks]
+    failed = [bool(outcome[3]) for _b, _e, outcome in chunks]
+    if any(failed):
+        values = _fill_failed_batches(values, failed, chunks, index)
+    return _results.assemble_batches(values, [e - b for b, e, _ in chunks], index)
+
+
+def _execute(table, spec, assemble, **run_options):
+    """Runs the job, then raises the first failure (``errors="raise"``) or assembles the result
+    (with the failures frame for ``errors="collect"``)."""
+    chunks = _run(table, spec, **run_options)
+    index = table.frame.index
+    failures = _failures(chunks, index)
+    if failures and spec.errors == "raise":
+        _raise_first(failures, index)
+    result = assemble(chunks, index)
+    return (result, _failure_frame(failures, index)) if spec.errors == "collect" else result
+
+
 def apply(
     df,
     func,
@@ -235,9 +259,10 @@ def apply(
     spec = JobSpec.for_table(
         table, func, "rows", errors=errors, row_type=row_type, args=tuple(args), kwargs=dict(kwargs or {})
     )
-    chunks = _run(
+    return _execute(
         table,
         spec,
+        _assemble_rows,
         pool=pool,
         workers=workers,
         chunk_rows=chunk_rows,
@@ -246,13 +271,6 @@ def apply(
         retries=retries,
         max_worker_memory=max_worker_memory,
     )
-    failures = _failures(chunks, df.index)
-    if failures and errors == "raise":
-        _raise_first(failures, df.index)
-    result = _results.assemble_rows([outcome[:3] for _b, _e, outcome in chunks], df.index)
-    if errors == "collect":
-        return result, _failure_frame(failures, df.index)
-    return result
 
 
 def map_batches(
@@ -288,9 +306,10 @@ def map_batches(
     )
     if len(df) == 0:
         return _results.assemble_batches([], [], df.index)
-    chunks = _run(
+    return _execute(
         table,
         spec,
+        _assemble_batches,
         pool=pool,
         workers=workers,
         chunk_rows=chunk_rows,
@@ -299,15 +318,3 @@ def map_batches(
         retries=retries,
         max_worker_memory=max_worker_memory,
     )
-    failures = _failures(chunks, df.index)
-    if failures and errors == "raise":
-        _raise_first(failures, df.index)
-    values = [outcome[1][0] for _b, _e, outcome in chunks]
-    lengths = [e - b for b, e, _ in chunks]
-    failed = [bool(outcome[3]) for _b, _e, outcome in chunks]
-    if any(failed):
-        values = _fill_failed_batches(values, failed, chunks, df.index)
-    result = _results.assemble_batches(values, lengths, df.index)
-    if errors == "collect":
-        return result, _failure_frame(failures, df.index)
-    return result
