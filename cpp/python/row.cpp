@@ -2,6 +2,10 @@
 
 #include <structmember.h>
 
+#include <vector>
+
+#include "python/row_operators.hpp"
+
 namespace rowpool::python {
 namespace {
 
@@ -164,129 +168,6 @@ PyObject* row_repr(PyObject* self) {
   return with_series(self, [](PyObject* s) { return PyObject_Repr(s); });
 }
 
-// Operators: every Row operand becomes its Series, so results (and errors) are exactly pandas'.
-PyObject* operand(PyObject* object) {
-  if (is_row(object)) return series_of(reinterpret_cast<Row*>(object));
-  Py_INCREF(object);
-  return object;
-}
-
-template <typename Op>
-PyObject* on_series(PyObject* a, PyObject* b, Op op) {
-  PyObject* left = operand(a);
-  if (left == nullptr) return nullptr;
-  PyObject* right = operand(b);
-  if (right == nullptr) {
-    Py_DECREF(left);
-    return nullptr;
-  }
-  PyObject* result = op(left, right);
-  Py_DECREF(left);
-  Py_DECREF(right);
-  return result;
-}
-
-using Unary = PyObject* (*)(PyObject*);
-using Binary = PyObject* (*)(PyObject*, PyObject*);
-using Ternary = PyObject* (*)(PyObject*, PyObject*, PyObject*);
-
-template <Unary op>
-PyObject* unary(PyObject* self) {
-  return with_series(self, op);
-}
-
-template <Binary op>
-PyObject* binary(PyObject* a, PyObject* b) {
-  return on_series(a, b, op);
-}
-
-template <Ternary op>
-PyObject* ternary(PyObject* a, PyObject* b, PyObject* modulo) {
-  return on_series(a, b, [&](PyObject* x, PyObject* y) { return op(x, y, modulo); });
-}
-
-// row += x: pandas updates the row Series in place and `row` stays that object (still the Row);
-// an operation that returns something else (e.g. @=) rebinds `row` to that result, as in pandas.
-template <typename Op>
-PyObject* in_place(PyObject* self, PyObject* other, Op op) {
-  PyObject* series = series_of(reinterpret_cast<Row*>(self));
-  if (series == nullptr) return nullptr;
-  PyObject* result = on_series(series, other, op);
-  if (result == series) {
-    Py_DECREF(result);
-    result = self;
-    Py_INCREF(self);
-  }
-  Py_DECREF(series);
-  return result;
-}
-
-template <Binary op>
-PyObject* in_place_binary(PyObject* self, PyObject* other) {
-  return in_place(self, other, op);
-}
-
-template <Ternary op>
-PyObject* in_place_ternary(PyObject* self, PyObject* other, PyObject* modulo) {
-  return in_place(self, other, [&](PyObject* x, PyObject* y) { return op(x, y, modulo); });
-}
-
-// Each Row in `items` (a tuple) replaced by its Series (new reference).
-PyObject* operands(PyObject* items, Py_ssize_t start) {
-  const Py_ssize_t size = PyTuple_GET_SIZE(items) - start;
-  PyObject* converted = PyTuple_New(size);
-  if (converted == nullptr) return nullptr;
-  for (Py_ssize_t i = 0; i < size; ++i) {
-    PyObject* item = operand(PyTuple_GET_ITEM(items, start + i));
-    if (item == nullptr) {
-      Py_DECREF(converted);
-      return nullptr;
-    }
-    PyTuple_SET_ITEM(converted, i, item);
-  }
-  return converted;
-}
-
-// __array_ufunc__(ufunc, method, *inputs, **kwargs): numpy functions on a row (np.sqrt(row),
-// np.add(array, row)) run on its Series, so they return pandas' result, not a bare ndarray.
-PyObject* row_array_ufunc(PyObject*, PyObject* args, PyObject* kwargs) {
-  if (PyTuple_GET_SIZE(args) < 2) {
-    PyErr_SetString(PyExc_TypeError, "__array_ufunc__(ufunc, method, *inputs, **kwargs)");
-    return nullptr;
-  }
-  PyObject* call = PyObject_GetAttr(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 1));
-  PyObject* inputs = call != nullptr ? operands(args, 2) : nullptr;
-  PyObject* options = kwargs != nullptr && inputs != nullptr ? PyDict_Copy(kwargs) : nullptr;
-  PyObject* result = nullptr;
-  if (inputs != nullptr && (kwargs == nullptr || options != nullptr)) {
-    PyObject* out = options != nullptr ? PyDict_GetItemString(options, "out") : nullptr;
-    PyObject* outputs = out != nullptr && PyTuple_Check(out) ? operands(out, 0) : nullptr;
-    if (out == nullptr || !PyTuple_Check(out) ||
-        (outputs != nullptr && PyDict_SetItemString(options, "out", outputs) == 0))
-      result = PyObject_Call(call, inputs, options);
-    Py_XDECREF(outputs);
-  }
-  Py_XDECREF(call);
-  Py_XDECREF(inputs);
-  Py_XDECREF(options);
-  return result;
-}
-
-PyObject* row_richcompare(PyObject* self, PyObject* other, int op) {
-  return on_series(self, other,
-                   [op](PyObject* x, PyObject* y) { return PyObject_RichCompare(x, y, op); });
-}
-
-// bool(row) raises pandas' error (truth value ambiguous). Like a Series, a Row is unhashable: with
-// tp_richcompare and no tp_hash, the type gets __hash__ = None.
-int row_bool(PyObject* self) {
-  PyObject* series = series_of(reinterpret_cast<Row*>(self));
-  if (series == nullptr) return -1;
-  const int truth = PyObject_IsTrue(series);
-  Py_DECREF(series);
-  return truth;
-}
-
 int row_traverse(PyObject* self, visitproc visit, void* arg) {
   Py_VISIT(Py_TYPE(self));
   Py_VISIT(reinterpret_cast<Row*>(self)->series);  // may hold the row itself (row.me = row)
@@ -403,48 +284,13 @@ PyType_Slot row_slots[] = {
     {Py_tp_methods, row_methods},
     {Py_tp_getset, row_getset},
     {Py_tp_setattro, reinterpret_cast<void*>(row_setattro)},
-    {Py_tp_richcompare, reinterpret_cast<void*>(row_richcompare)},
     {Py_tp_traverse, reinterpret_cast<void*>(row_traverse)},
     {Py_tp_clear, reinterpret_cast<void*>(row_clear)},
     {Py_mp_subscript, reinterpret_cast<void*>(row_subscript)},
     {Py_mp_ass_subscript, reinterpret_cast<void*>(row_ass_subscript)},
     {Py_mp_length, reinterpret_cast<void*>(row_length)},
     {Py_sq_contains, reinterpret_cast<void*>(row_contains)},
-    {Py_nb_bool, reinterpret_cast<void*>(row_bool)},
-    {Py_nb_negative, reinterpret_cast<void*>(unary<PyNumber_Negative>)},
-    {Py_nb_positive, reinterpret_cast<void*>(unary<PyNumber_Positive>)},
-    {Py_nb_absolute, reinterpret_cast<void*>(unary<PyNumber_Absolute>)},
-    {Py_nb_invert, reinterpret_cast<void*>(unary<PyNumber_Invert>)},
-    {Py_nb_add, reinterpret_cast<void*>(binary<PyNumber_Add>)},
-    {Py_nb_subtract, reinterpret_cast<void*>(binary<PyNumber_Subtract>)},
-    {Py_nb_multiply, reinterpret_cast<void*>(binary<PyNumber_Multiply>)},
-    {Py_nb_true_divide, reinterpret_cast<void*>(binary<PyNumber_TrueDivide>)},
-    {Py_nb_floor_divide, reinterpret_cast<void*>(binary<PyNumber_FloorDivide>)},
-    {Py_nb_remainder, reinterpret_cast<void*>(binary<PyNumber_Remainder>)},
-    {Py_nb_divmod, reinterpret_cast<void*>(binary<PyNumber_Divmod>)},
-    {Py_nb_power, reinterpret_cast<void*>(ternary<PyNumber_Power>)},
-    {Py_nb_matrix_multiply, reinterpret_cast<void*>(binary<PyNumber_MatrixMultiply>)},
-    {Py_nb_and, reinterpret_cast<void*>(binary<PyNumber_And>)},
-    {Py_nb_or, reinterpret_cast<void*>(binary<PyNumber_Or>)},
-    {Py_nb_xor, reinterpret_cast<void*>(binary<PyNumber_Xor>)},
-    {Py_nb_inplace_add, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceAdd>)},
-    {Py_nb_inplace_subtract, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceSubtract>)},
-    {Py_nb_inplace_multiply, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceMultiply>)},
-    {Py_nb_inplace_true_divide,
-     reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceTrueDivide>)},
-    {Py_nb_inplace_floor_divide,
-     reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceFloorDivide>)},
-    {Py_nb_inplace_remainder, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceRemainder>)},
-    {Py_nb_inplace_power, reinterpret_cast<void*>(in_place_ternary<PyNumber_InPlacePower>)},
-    {Py_nb_inplace_matrix_multiply,
-     reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceMatrixMultiply>)},
-    {Py_nb_inplace_and, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceAnd>)},
-    {Py_nb_inplace_or, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceOr>)},
-    {Py_nb_inplace_xor, reinterpret_cast<void*>(in_place_binary<PyNumber_InPlaceXor>)},
     {0, nullptr}};
-
-PyType_Spec row_spec = {"rowpool._core.Row", sizeof(Row), 0,
-                        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, row_slots};
 
 // RowBatch(source): `source` provides lookup, attr_lookup, labels, columns (Index), column(j)
 // and series(pos).
@@ -525,6 +371,12 @@ PyType_Spec batch_spec = {"rowpool._core.RowBatch", sizeof(RowBatch), 0, Py_TPFL
 }  // namespace
 
 bool register_row_types(PyObject* module) {
+  std::vector<PyType_Slot> slots;
+  for (const PyType_Slot* slot = row_slots; slot->slot != 0; ++slot) slots.push_back(*slot);
+  append_operator_slots(slots);
+  slots.push_back({0, nullptr});
+  PyType_Spec row_spec = {"rowpool._core.Row", sizeof(Row), 0,
+                          Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, slots.data()};
   row_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&row_spec));
   batch_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&batch_spec));
   if (row_type == nullptr || batch_type == nullptr) return false;
