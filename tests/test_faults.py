@@ -437,6 +437,29 @@ def test_max_worker_memory_recycles_workers_between_chunks(tmp_path):
         assert_pool_works(pool)
 
 
+def slow_hoarder(megabytes, seconds):
+    def func(row):
+        import sys as _sys
+        import time as _time
+
+        _sys.__dict__.setdefault("_rowpool_test_keep", []).append(b"x" * (megabytes * MB))
+        _time.sleep(seconds)
+        return row["a"] + 1
+
+    return func
+
+
+def test_max_worker_memory_leak_passing_the_limit_mid_chunk_blames_no_row():
+    """A leaking function whose workers cross the limit while a chunk runs (rows of 40 ms, memory
+    sampled every 200 ms; each chunk adds 60 MB, half the limit): those chunks are re-run, never
+    reported, even with retries=0."""
+    df = frame(80)
+    with rowpool.Pool(2, max_worker_memory=120 * MB) as pool:
+        result = pool.apply(df, slow_hoarder(10, 0.04), chunk_rows=6, retries=0)
+        pd.testing.assert_series_equal(result, df.apply(lambda r: r["a"] + 1, axis=1))
+        assert len(pool._pids()) == 2
+
+
 def blow_up_at(label, megabytes):
     def func(row):
         import time as _time

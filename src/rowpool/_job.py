@@ -24,9 +24,9 @@ after each result the worker's memory is read from /proc; a worker past the limi
 gets no new chunks, and is replaced once it returned those it holds). While chunks run, the memory of
 busy workers is sampled every ``MEMORY_CHECK_SECONDS`` (the wait then wakes at least that often); a
 worker past the limit mid-chunk is stopped and handled like a dead worker, so bisection finds a row
-that blows memory. A worker that brought more than half the limit into the chunk (a leak of its
-earlier chunks) is stopped without blaming the chunk, which re-runs as it is (a bounded number
-of times).
+that blows memory. A worker that the chunk grew by no more than half the limit (it passed the limit
+because of a leak of its earlier chunks) is stopped without blaming the chunk, which re-runs as it
+is (a bounded number of times).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ RESULT_BYTES_PER_ROW = 9  # a float64 plus pickle framing; larger results travel
 TIMEOUT_GRACE_MS = 1000  # SIGTERM, then SIGKILL after this, for a worker past its deadline
 MEMORY_CHECK_SECONDS = 0.2  # how often busy workers' memory is sampled when max_worker_memory is set
 RETIRE_GRACE_MS = 1000  # a retired worker is idle: it exits at once on EOF or SIGTERM
-MAX_SPARED_OVERRUNS = 2  # times a range passing max_worker_memory is re-run without blame
+MAX_SPARED_OVERRUNS = 4  # times a range passing max_worker_memory is re-run without blame
 
 
 @dataclass
@@ -192,6 +192,7 @@ class JobRun:
             idle = [w for w, s in self.workers.items() if len(s.queue) < PREFETCH and not s.retiring]
             if not idle:
                 return
+            rerun = bool(self.pending)
             chunk = self.next_chunk()
             if chunk is None:
                 return
@@ -214,7 +215,11 @@ class JobRun:
             if block is None:  # arena full: wait for a result to free space
                 self.pending.appendleft(chunk)
                 return
-            worker = min(idle, key=lambda w: len(self.workers[w].queue))
+            # A re-run (after a death or a memory overrun) goes to the worker holding the least
+            # memory, a fresh replacement when there is one (baseline is 0 without a memory limit).
+            worker = min(
+                idle, key=lambda w: (self.workers[w].baseline if rerun else 0, len(self.workers[w].queue))
+            )
             _codec.pack(self.pool.memory, block, parts)
             record = _protocol.TASK_RECORD.pack(block, size, block + size, result_capacity, begin, end)
             chunk_id = self.chunk_ids
@@ -314,10 +319,10 @@ class JobRun:
     def check_memory(self) -> None:
         """Every MEMORY_CHECK_SECONDS: stops each busy worker past max_worker_memory.
 
-        The chunk it runs is blamed (a death: bisection, retries) unless the worker brought more
-        than half the limit into it (measured at its last result): then the worker's earlier
-        chunks filled it, and the chunk is re-queued as it is, at most ``MAX_SPARED_OVERRUNS``
-        times (a job whose every worker starts that big cannot spare its chunks forever)."""
+        The chunk it runs is blamed (a death: bisection, retries) when it grew the worker by more
+        than half the limit since its last result (a fresh worker: by more than half in all).
+        Otherwise the worker's earlier chunks filled it (a leak): the worker is stopped and the
+        chunk re-queued as it is, at most ``MAX_SPARED_OVERRUNS`` times (then it is blamed)."""
         now = time.monotonic()
         if now - self.last_memory_check < MEMORY_CHECK_SECONDS:
             return
@@ -335,7 +340,8 @@ class JobRun:
                 continue
             head = self.inflight[state.queue[0]]
             spared = (head.begin, head.end)
-            blameless = state.baseline > self.max_memory // 2 and self.spared[spared] < MAX_SPARED_OVERRUNS
+            grown = used - state.baseline  # what this chunk (and what followed the last result) added
+            blameless = grown <= self.max_memory // 2 and self.spared[spared] < MAX_SPARED_OVERRUNS
             if blameless:
                 self.spared[spared] += 1
             status = self.pool.supervisor.terminate(worker, 0)
