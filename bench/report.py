@@ -269,7 +269,7 @@ def plot_scenario(name: str, rows: dict[str, dict], path: Path) -> Path | None:
 
 
 # ----------------------------------------------------------------------------- the document
-PEERS_EXCLUDED = ("serial", "serial-pd2", "rowpool")  # not "peers" in the summary
+PEERS_EXCLUDED = ("serial", "serial-pd2", "rowpool", "rowpool-pool")  # not "peers" in the summary
 
 
 def _measure(name: str, row: dict) -> float | None:
@@ -403,6 +403,9 @@ def render(results: dict, md_path: Path, plot_dir: Path) -> str:
     for name in SCENARIOS:
         if name in runs:
             out += _scenario_section(name, runs[name], md_path, plot_dir)
+    history = Path(__file__).with_name("history.md")
+    if history.exists():
+        out += [history.read_text().rstrip(), ""]
     out += _versions_table(results.get("versions", {}))
     out += _engines_table()
     out.append(PEER_NOTES)
