@@ -226,9 +226,9 @@ def apply(
 
     ``func(row, *args, **kwargs)`` is called exactly once per row. ``row`` behaves like pandas' row
     Series (``row["a"]``, ``row.a``, ``row.get``, ``row.name``, ``row.index``, ``row.values``,
-    ``row.to_dict()``, ``row.items()``, ``len(row)``, iteration); ``row_type="series"`` hands a
-    genuine ``pandas.Series`` instead. Scalars give a Series and Series results a DataFrame, with
-    pandas' own dtypes, on ``df.index``.
+    ``row.to_dict()``, ``row.items()``, ``len(row)``, iteration, operators, assignment);
+    ``row_type="series"`` hands a genuine ``pandas.Series`` instead. Scalars give a Series and
+    Series results a DataFrame, with pandas' own dtypes, on ``df.index``.
 
     ``errors``: ``"raise"`` raises a :class:`rowpool.RowError` (also an instance of the row's
     exception type) for the first failing row; ``"coerce"`` puts NA in failed rows;
