@@ -93,8 +93,12 @@ ExitStatus Supervisor::terminate(std::uint64_t worker, int grace_ms) {
   return status;
 }
 
-void Supervisor::shutdown(int grace_ms) {
+void Supervisor::close_queues() noexcept {
   for (auto& [id, w] : workers_) w.queue.close();
+}
+
+void Supervisor::shutdown(int grace_ms) {
+  close_queues();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
   for (auto& [id, w] : workers_) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -47,6 +47,8 @@ class Supervisor {
   ExitStatus terminate(std::uint64_t worker, int grace_ms);
   // Closes every queue (workers exit on EOF), waits up to `grace_ms`, then kills the rest.
   void shutdown(int grace_ms);
+  // Closes every queue, so idle workers start exiting; shutdown() then only waits and reaps.
+  void close_queues() noexcept;
 
   std::vector<std::uint64_t> workers() const;
   pid_t pid(std::uint64_t worker) const;

@@ -205,6 +205,8 @@ NB_MODULE(_core, m) {
             s.shutdown(grace_ms);
           },
           "grace_ms"_a = 2000, "Closes all queues, waits, kills stragglers, reaps everything.")
+      .def("close_queues", &Supervisor::close_queues,
+           "Closes every queue: idle workers exit on their own (shutdown() then reaps them).")
       .def("workers", &Supervisor::workers, "Ids of the live workers.")
       .def("pid", &Supervisor::pid, "worker"_a, "Process id of a worker.")
       .def("__len__", &Supervisor::size);

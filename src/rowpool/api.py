@@ -44,8 +44,11 @@ def _pool_for(pool, workers, max_worker_memory=None):
     if pool is not None:
         yield pool
         return
-    with Pool(workers, max_worker_memory=max_worker_memory) as temporary:
+    temporary = Pool(workers, max_worker_memory=max_worker_memory)
+    try:
         yield temporary
+    finally:
+        temporary.close(wait=False)  # its workers exit and are reaped while the caller goes on
 
 
 def _check_recovery(timeout, retries, max_worker_memory=None):

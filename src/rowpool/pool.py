@@ -164,12 +164,21 @@ class Pool:
 
         return map_batches(df, func, pool=self, **options)
 
-    def close(self) -> None:
-        """Stops the workers (waiting briefly for them to exit) and frees the shared memory."""
-        if not self._closed:
-            self._closed = True
-            _open_pools.discard(self)
+    def close(self, wait: bool = True) -> None:
+        """Stops the workers and frees the shared memory. With ``wait=False`` the workers are told to
+        exit at once and a background thread reaps them, so the caller does not wait for their
+        interpreters to shut down (a temporary pool's last call returns sooner)."""
+        if self._closed:
+            return
+        self._closed = True
+        _open_pools.discard(self)
+        if wait:
             self.supervisor.shutdown(_SHUTDOWN_GRACE_MS)
+            return
+        self.supervisor.close_queues()
+        threading.Thread(
+            target=self.supervisor.shutdown, args=(_SHUTDOWN_GRACE_MS,), name="rowpool-reaper", daemon=False
+        ).start()
 
     def __enter__(self) -> Pool:
         return self
