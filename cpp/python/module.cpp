@@ -86,9 +86,9 @@ nb::bytes read_payload(std::size_t bytes, const std::function<void(void*, std::s
 }
 
 nb::object run_rows_binding(nb::handle func, nb::handle batch, nb::handle args, nb::handle kwargs,
-                            bool stop_on_error, bool series_rows) {
-  PyObject* out =
-      run_rows(func.ptr(), batch.ptr(), args.ptr(), kwargs.ptr(), stop_on_error, series_rows);
+                            bool stop_on_error, bool series_rows, nb::handle progress) {
+  PyObject* out = run_rows(func.ptr(), batch.ptr(), args.ptr(), kwargs.ptr(), stop_on_error,
+                           series_rows, progress.ptr());
   if (out == nullptr) throw nb::python_error();
   return nb::steal(out);
 }
@@ -246,7 +246,8 @@ NB_MODULE(_core, m) {
       "Dies with the parent: PR_SET_PDEATHSIG plus a check that it is still alive.");
 
   m.def("run_rows", &run_rows_binding, "func"_a, "batch"_a, "args"_a, "kwargs"_a.none(),
-        "stop_on_error"_a, "series_rows"_a,
-        "Calls func(row, *args, **kwargs) for every row of `batch`; returns (kind, payload, "
+        "stop_on_error"_a, "series_rows"_a, "progress"_a.none() = nb::none(),
+        "Calls func(row, *args, **kwargs) for every row of `batch`, storing the rows started so "
+        "far in `progress` (8 writable bytes) before each call; returns (kind, payload, "
         "numpy_scalars, failures).");
 }

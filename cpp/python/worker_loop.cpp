@@ -1,5 +1,6 @@
 #include "python/worker_loop.hpp"
 
+#include <cstdint>
 #include <vector>
 
 #include "python/result_builder.hpp"
@@ -33,10 +34,39 @@ PyObject* take_exception() {
   return value;
 }
 
+// The progress slot in shared memory (a borrowed writable buffer, released on destruction).
+class ProgressSlot {
+ public:
+  bool open(PyObject* buffer) {
+    if (buffer == nullptr || buffer == Py_None) return true;
+    if (PyObject_GetBuffer(buffer, &view_, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) != 0) return false;
+    held_ = true;
+    if (view_.len < static_cast<Py_ssize_t>(sizeof(std::int64_t))) {
+      PyErr_SetString(PyExc_ValueError, "the progress buffer needs at least 8 bytes");
+      return false;
+    }
+    slot_ = static_cast<std::int64_t*>(view_.buf);
+    return true;
+  }
+  // Another process reads it only after this one died, so a plain atomic store suffices.
+  void rows_started(Py_ssize_t rows) {
+    if (slot_ != nullptr)
+      __atomic_store_n(slot_, static_cast<std::int64_t>(rows), __ATOMIC_RELAXED);
+  }
+  ~ProgressSlot() {
+    if (held_) PyBuffer_Release(&view_);
+  }
+
+ private:
+  Py_buffer view_{};
+  bool held_ = false;
+  std::int64_t* slot_ = nullptr;
+};
+
 }  // namespace
 
 PyObject* run_rows(PyObject* func, PyObject* batch, PyObject* args, PyObject* kwargs,
-                   bool stop_on_error, bool series_rows) {
+                   bool stop_on_error, bool series_rows, PyObject* progress) {
   if (!is_row_batch(batch)) {
     PyErr_SetString(PyExc_TypeError, "run_rows needs a RowBatch");
     return nullptr;
@@ -46,6 +76,8 @@ PyObject* run_rows(PyObject* func, PyObject* batch, PyObject* args, PyObject* kw
     return nullptr;
   }
   if (kwargs == Py_None) kwargs = nullptr;
+  ProgressSlot slot;
+  if (!slot.open(progress)) return nullptr;
   const Py_ssize_t rows = row_batch_length(batch);
   const Py_ssize_t extra = PyTuple_GET_SIZE(args);
   std::vector<PyObject*> call_args(static_cast<std::size_t>(extra) + 1);
@@ -67,6 +99,7 @@ PyObject* run_rows(PyObject* func, PyObject* batch, PyObject* args, PyObject* kw
     }
     if (row.p == nullptr) return nullptr;
     call_args[0] = row.p;
+    slot.rows_started(pos + 1);
     Ref result(PyObject_VectorcallDict(func, call_args.data(), static_cast<std::size_t>(extra) + 1,
                                        kwargs));
     if (result.p != nullptr && is_row(result.p)) result.reset(row_to_series(result.p));

@@ -10,8 +10,11 @@ namespace rowpool::python {
 // Calls `func(row, *args, **kwargs)` for every row of `batch` (a RowBatch); with `series_rows` the
 // row is a genuine pandas Series. An exception raised for a row is recorded as (position,
 // exception) in the failures list and that row's result becomes None; with `stop_on_error` the loop
-// ends at the first failure. Returns (kind, payload, numpy_scalars, failures) or null with an error set.
+// ends at the first failure. Returns (kind, payload, numpy_scalars, failures) or null with an error
+// set. `progress` (a writable buffer of at least 8 bytes, or None) receives, before each call, the
+// number of rows started so far as an int64: if the process dies, the parent reads which row was
+// running.
 PyObject* run_rows(PyObject* func, PyObject* batch, PyObject* args, PyObject* kwargs,
-                   bool stop_on_error, bool series_rows);
+                   bool stop_on_error, bool series_rows, PyObject* progress);
 
 }  // namespace rowpool::python

@@ -37,6 +37,8 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from . import _codec, _core, _protocol
 from .errors import BudgetExceeded, EngineError, QueueClosed, RowTimeout, SerializationError, WorkerLost
 
@@ -200,7 +202,7 @@ class JobRun:
             parts = self.table.chunk_parts(begin, end)
             size = _codec.packed_size(parts)
             result_capacity = _codec._align((end - begin) * RESULT_BYTES_PER_ROW + 256)
-            total = size + result_capacity
+            total = size + _protocol.PROGRESS_BYTES + result_capacity
             if total > arena.capacity // 2 and end - begin > 1 and not self.fixed_rows:
                 middle = (begin + end) // 2  # a chunk too big for the budget: halve it
                 self.pending.extendleft([(middle, end, deaths), (begin, middle, deaths)])
@@ -221,10 +223,12 @@ class JobRun:
                 idle, key=lambda w: (self.workers[w].baseline if rerun else 0, len(self.workers[w].queue))
             )
             _codec.pack(self.pool.memory, block, parts)
-            record = _protocol.TASK_RECORD.pack(block, size, block + size, result_capacity, begin, end)
+            result_offset = block + size + _protocol.PROGRESS_BYTES
+            self.rows_started(result_offset)[0] = 0
+            record = _protocol.TASK_RECORD.pack(block, size, result_offset, result_capacity, begin, end)
             chunk_id = self.chunk_ids
             self.chunk_ids += 1
-            self.inflight[chunk_id] = Task(worker, begin, end, block, block + size, deaths)
+            self.inflight[chunk_id] = Task(worker, begin, end, block, result_offset, deaths)
             self.workers[worker].queue.append(chunk_id)
             try:
                 self.pool.supervisor.send(worker, _protocol.TASK, 0, chunk_id, 0, 0, record)
@@ -355,6 +359,12 @@ class JobRun:
                 status = self.pool.supervisor.terminate(worker, TIMEOUT_GRACE_MS)
                 self.worker_exited(worker, status, timed_out=True)
 
+    def rows_started(self, result_offset: int) -> np.ndarray:
+        """The progress slot of the task whose result area starts at ``result_offset``."""
+        return np.frombuffer(
+            self.pool.memory, dtype=np.int64, count=1, offset=result_offset - _protocol.PROGRESS_BYTES
+        )
+
     def worker_exited(
         self, worker, status, *, timed_out: bool = False, over_memory: int | None = None, blameless=False
     ) -> None:
@@ -362,6 +372,7 @@ class JobRun:
         state = self.workers.pop(worker, WorkerState())
         pid = self.pids.get(worker)
         lost = [self.inflight.pop(chunk_id) for chunk_id in state.queue]
+        started = int(self.rows_started(lost[0].result_offset)[0]) if lost else 0
         for task in lost:
             self.pool.arena.release(task.block)
         if not state.loaded and not blameless:
@@ -378,7 +389,14 @@ class JobRun:
         self.pending.extendleft((t.begin, t.end, t.deaths) for t in reversed(innocent))
         deaths = suspect.deaths + 1
         rows = suspect.end - suspect.begin
-        if rows > 1 and self.spec.mode == "rows":
+        if rows > 1 and self.spec.mode == "rows" and 1 <= started <= rows:
+            # The progress slot names the running row: only it is suspect; the rows before it ran
+            # fine (their results died with the worker) and the rows after it never started.
+            poison = suspect.begin + started - 1
+            ranges = [(suspect.begin, poison, suspect.deaths), (poison, poison + 1, deaths)]
+            ranges.append((poison + 1, suspect.end, suspect.deaths))
+            self.pending.extendleft(reversed([r for r in ranges if r[1] > r[0]]))
+        elif rows > 1 and self.spec.mode == "rows":
             middle = (suspect.begin + suspect.end) // 2  # bisect towards the poison row
             self.pending.extendleft([(middle, suspect.end, deaths), (suspect.begin, middle, deaths)])
         elif deaths <= self.retries and not timed_out:

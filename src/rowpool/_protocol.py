@@ -22,6 +22,11 @@ IN_ARENA = 1
 # chunk offset, chunk bytes, result offset, result capacity, first row, end row
 TASK_RECORD = struct.Struct("<6Q")
 
+# A task's arena block: [chunk][progress slot][result area]. The progress slot (an int64 just before
+# the result area) holds how many rows of the chunk the worker has started; after a worker dies it
+# names the row that was running, so the parent needs no bisection to find a poison row.
+PROGRESS_BYTES = 64
+
 
 class ResultKind(enum.IntEnum):
     """How a chunk's results travel; must match cpp/python/result_builder.hpp."""

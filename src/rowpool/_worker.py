@@ -141,7 +141,11 @@ class Worker:
         spec = self.context.spec
         started = time.perf_counter()
         chunk = decode_chunk(self.memory, chunk_offset, spec.layout, self.context.width)
-        outcome = self.run_rows(chunk) if spec.mode == "rows" else self.run_batch(chunk)
+        if spec.mode == "rows":
+            progress = self.memory[result_offset - _protocol.PROGRESS_BYTES : result_offset]
+            outcome = self.run_rows(chunk, progress)
+        else:
+            outcome = self.run_batch(chunk)
         elapsed_ns = int((time.perf_counter() - started) * 1e9)
         result = _picklable_outcome(outcome)
         del chunk  # views into the arena: drop them before the parent reuses the block
@@ -151,7 +155,7 @@ class Worker:
         else:
             self.queue.send(_protocol.RESULT, 0, chunk_id, len(result), elapsed_ns, result)
 
-    def run_rows(self, chunk):
+    def run_rows(self, chunk, progress):
         spec = self.context.spec
         batch = _core.RowBatch(RowSource(self.context, chunk))
         kind, data, numpy_scalars, failures = _core.run_rows(
@@ -161,6 +165,7 @@ class Worker:
             spec.kwargs or None,
             spec.errors == "raise",
             spec.row_type == "series",
+            progress,
         )
         return kind, data, numpy_scalars, [(pos,) + _describe(exc) for pos, exc in failures]
 
