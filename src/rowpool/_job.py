@@ -10,9 +10,12 @@ with the GIL released and wakes on a result, on a worker's death, on a chunk's d
 
 Recovery: a worker runs its chunks in order, so when it dies (or passes its chunk's deadline and is
 killed) only the chunk at the head of its queue is suspect; the others are re-queued as they are.
-A suspect chunk of several rows is bisected and both halves re-run on fresh workers; a single row
-that kills its worker more than ``retries`` times (or times out once) is a poison row: it fails the
-job (``errors="raise"``) or becomes a failure record (``"coerce"``/``"collect"``).
+Within the suspect chunk, the worker's progress slot (an int64 in the arena it updates before each
+row) names the row that was running: that row alone becomes suspect, the rows before it re-run
+(their results died with the worker) and the rows after it never ran. Without a slot reading
+(a death before the first row) the chunk is bisected. A single row that kills its worker more than
+``retries`` times (or times out once) is a poison row: it fails the job (``errors="raise"``) or
+becomes a failure record (``"coerce"``/``"collect"``).
 
 A worker that dies before it started the chunk at the head of its queue loses no suspect: all its
 chunks are re-queued as they are. If it never started any chunk of this job it died loading the
@@ -23,8 +26,8 @@ Memory (``max_worker_memory``, bytes of a worker's own resident memory, the shar
 after each result the worker's memory is read from /proc; a worker past the limit is retired (it
 gets no new chunks, and is replaced once it returned those it holds). While chunks run, the memory of
 busy workers is sampled every ``MEMORY_CHECK_SECONDS`` (the wait then wakes at least that often); a
-worker past the limit mid-chunk is stopped and handled like a dead worker, so bisection finds a row
-that blows memory. A worker that the chunk grew by no more than half the limit (it passed the limit
+worker past the limit mid-chunk is stopped and handled like a dead worker, so the row that blows
+memory is found the same way. A worker that the chunk grew by no more than half the limit (it passed the limit
 because of a leak of its earlier chunks) is stopped without blaming the chunk, which re-runs as it
 is (a bounded number of times).
 """
