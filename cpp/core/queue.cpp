@@ -5,7 +5,6 @@
 #include <sys/uio.h>
 
 #include <cerrno>
-#include <vector>
 
 #include "core/errors.hpp"
 
@@ -66,15 +65,6 @@ std::optional<MessageHeader> MessageQueue::receive_header(int timeout_ms) {
 void MessageQueue::receive_payload(void* destination, std::size_t bytes) {
   if (bytes > 0 && !read_exact(destination, bytes))
     throw ProtocolError("message queue closed before the payload arrived");
-}
-
-void MessageQueue::discard_payload(std::size_t bytes) {
-  std::vector<char> sink(bytes < 65536 ? bytes : 65536);
-  while (bytes > 0) {
-    const std::size_t step = bytes < sink.size() ? bytes : sink.size();
-    receive_payload(sink.data(), step);
-    bytes -= step;
-  }
 }
 
 bool MessageQueue::read_exact(void* destination, std::size_t bytes) {

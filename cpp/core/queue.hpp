@@ -41,8 +41,6 @@ class MessageQueue {
   std::optional<MessageHeader> receive_header(int timeout_ms);
   // Reads exactly `bytes` bytes of the payload announced by the last header.
   void receive_payload(void* destination, std::size_t bytes);
-  // Reads and drops a payload (e.g. from a message nobody waits for any more).
-  void discard_payload(std::size_t bytes);
 
   int fd() const noexcept { return fd_.get(); }
   bool valid() const noexcept { return fd_.valid(); }
