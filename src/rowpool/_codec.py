@@ -13,7 +13,8 @@ import numpy as np
 ALIGN = 64
 
 
-def _align(n: int) -> int:
+def align(n: int) -> int:
+    """``n`` rounded up to the 64-byte alignment of every buffer in the arena."""
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
@@ -23,14 +24,14 @@ def _nbytes(part) -> int:
 
 def packed_size(parts: list) -> int:
     """Bytes that ``pack`` needs for ``parts``."""
-    return _align(8 * (1 + 2 * len(parts))) + sum(_align(_nbytes(p)) for p in parts)
+    return align(8 * (1 + 2 * len(parts))) + sum(align(_nbytes(p)) for p in parts)
 
 
 def pack(memory: np.ndarray, offset: int, parts: list) -> int:
     """Writes ``parts`` (numpy arrays, bytes) at ``memory[offset:]``; returns the bytes used."""
     directory = np.empty(1 + 2 * len(parts), dtype=np.uint64)
     directory[0] = len(parts)
-    position = _align(directory.nbytes)
+    position = align(directory.nbytes)
     for i, part in enumerate(parts):
         size = _nbytes(part)
         directory[1 + 2 * i] = position
@@ -41,7 +42,7 @@ def pack(memory: np.ndarray, offset: int, parts: list) -> int:
             np.copyto(target, part, casting="no")  # handles strided columns too
         else:
             memory[start : start + size] = np.frombuffer(part, dtype=np.uint8)
-        position += _align(size)
+        position += align(size)
     memory[offset : offset + directory.nbytes] = directory.view(np.uint8)
     return position
 

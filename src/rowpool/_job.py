@@ -204,7 +204,7 @@ class JobRun:
             begin, end, deaths = chunk
             parts = self.table.chunk_parts(begin, end)
             size = _codec.packed_size(parts)
-            result_capacity = _codec._align((end - begin) * RESULT_BYTES_PER_ROW + 256)
+            result_capacity = _codec.align((end - begin) * RESULT_BYTES_PER_ROW + 256)
             total = size + _protocol.PROGRESS_BYTES + result_capacity
             if total > arena.capacity // 2 and end - begin > 1 and not self.fixed_rows:
                 middle = (begin + end) // 2  # a chunk too big for the budget: halve it
