@@ -100,13 +100,16 @@ def assert_pool_works(pool, n=30):
     pd.testing.assert_series_equal(pool.apply(df, double), df.apply(double, axis=1))
 
 
-def expected_crash(how):
-    """(exception type, attribute checks) of a worker death ``how`` attributed to a row."""
-    return {
+def assert_died_as(error, how):
+    """``error`` (a WorkerLost) reports the worker death ``how``: signal, exit code and message."""
+    expected = {
         "sigkill": {"signal": signal.SIGKILL, "exit_code": None, "text": "SIGKILL"},
         "segfault": {"signal": signal.SIGSEGV, "exit_code": None, "text": "SIGSEGV"},
         "exit": {"signal": None, "exit_code": 3, "text": "exit code 3"},
     }[how]
+    assert error.signal == expected["signal"]
+    assert error.exit_code == expected["exit_code"]
+    assert expected["text"] in str(error)
 
 
 POISON = 11  # the label of the row that crashes in the matrix
@@ -133,11 +136,8 @@ def test_crash_in_func(pool, how):
     else:
         with pytest.raises(rowpool.WorkerLost) as info:
             pool.apply(frame(), func, chunk_rows=4, retries=0)
-        expected = expected_crash(how)
         assert info.value.rows == [POISON]
-        assert info.value.signal == expected["signal"]
-        assert info.value.exit_code == expected["exit_code"]
-        assert expected["text"] in str(info.value)
+        assert_died_as(info.value, how)
         assert f"row {POISON}" in str(info.value)
     assert time.monotonic() - started < 20
     assert_pool_works(pool)
@@ -167,10 +167,8 @@ def test_crash_while_pickling_the_result(pool, how):
     else:
         with pytest.raises(rowpool.WorkerLost) as info:
             pool.apply(frame(), func, chunk_rows=4, retries=0)
-        expected = expected_crash(how)
         assert info.value.rows == [POISON]
-        assert info.value.signal == expected["signal"]
-        assert info.value.exit_code == expected["exit_code"]
+        assert_died_as(info.value, how)
     assert time.monotonic() - started < 20
     assert_pool_works(pool)
 
@@ -204,10 +202,7 @@ def test_crash_while_unpickling_the_function(pool, how, carrier):
         message = str(info.value)
         assert "cannot be loaded in a worker" in message
         assert "3 worker(s)" in message  # retries=2: the third death in a row ends it
-        expected = expected_crash(how)
-        assert info.value.signal == expected["signal"]
-        assert info.value.exit_code == expected["exit_code"]
-        assert expected["text"] in message
+        assert_died_as(info.value, how)
     assert time.monotonic() - started < 20
     assert_pool_works(pool)
     assert len(pool._pids()) == 2
