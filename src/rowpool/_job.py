@@ -96,12 +96,17 @@ def encode_spec(spec) -> bytes:
     then the cloudpickled spec. Raises SerializationError naming what cannot be pickled."""
     import cloudpickle
 
-    for what, value in (("func", spec.func), ("args", spec.args), ("kwargs", spec.kwargs)):
-        try:
-            cloudpickle.dumps(value)
-        except Exception as exc:
-            raise SerializationError(f"{what} cannot be pickled for the workers: {exc!r}") from exc
-    return pickle.dumps((list(sys.path), cloudpickle.dumps(spec)))
+    try:
+        pickled = cloudpickle.dumps(spec)
+    except Exception as failure:
+        # Only on failure: pickle the parts one by one to name the culprit.
+        for what, value in (("func", spec.func), ("args", spec.args), ("kwargs", spec.kwargs)):
+            try:
+                cloudpickle.dumps(value)
+            except Exception as exc:
+                raise SerializationError(f"{what} cannot be pickled for the workers: {exc!r}") from exc
+        raise SerializationError(f"the job cannot be pickled for the workers: {failure!r}") from failure
+    return pickle.dumps((list(sys.path), pickled))
 
 
 class JobRun:
