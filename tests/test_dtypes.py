@@ -191,6 +191,12 @@ SHAPES = {
     "duplicate_index": BASE.set_index(pd.Index([1, 1, 2, 2, 2, 3])),
     "string_index": BASE.set_index(pd.Index(list("ABCDEF"))),
     "datetime_index": BASE.set_index(pd.date_range("2022", periods=N, freq="h")),
+    "float_index_with_nan": BASE.set_index(pd.Index([0.5, np.nan, 2.5, 3.0, -1.0, 7.25])),
+    "uint_index": BASE.set_index(pd.Index(np.arange(N, dtype=np.uint8) * 3)),
+    "bool_index": BASE.set_index(pd.Index([True, False] * (N // 2))),
+    "mixed_object_index": BASE.set_index(pd.Index([1, "b", 2.5, None, (1, 2), "f"], dtype=object)),
+    "string_index_with_na": BASE.set_index(pd.Index(["A", None, "C", "D", "E", "F"], dtype="str")),
+    "int_index_extension_rows": BASE[["a"]].astype("Int64").set_index(pd.Index([5, 4, 3, 2, 1, 0])),
     "one_row": BASE.iloc[:1],
     "one_row_labelled": BASE.iloc[3:4],
 }

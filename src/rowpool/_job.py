@@ -91,9 +91,10 @@ def worker_memory(pid: int) -> int | None:
     return resident - shared
 
 
-def encode_spec(spec) -> bytes:
+def encode_spec(spec, *, defer_imports: bool) -> bytes:
     """The JOB payload: the parent's sys.path (so by-reference functions import in the worker),
-    then the cloudpickled spec. Raises SerializationError naming what cannot be pickled."""
+    whether the worker may defer pandas' import (see _deferred_imports), then the cloudpickled
+    spec. Raises SerializationError naming what cannot be pickled."""
     import cloudpickle
 
     try:
@@ -106,7 +107,7 @@ def encode_spec(spec) -> bytes:
             except Exception as exc:
                 raise SerializationError(f"{what} cannot be pickled for the workers: {exc!r}") from exc
         raise SerializationError(f"the job cannot be pickled for the workers: {failure!r}") from failure
-    return pickle.dumps((list(sys.path), pickled))
+    return pickle.dumps((list(sys.path), defer_imports, pickled))
 
 
 class JobRun:
@@ -118,7 +119,7 @@ class JobRun:
         *,
         fixed_rows: int,
         progress,
-        payload: bytes | None = None,
+        payload: bytes,
         retries: int = 2,
         timeout: float | None = None,
         max_worker_memory: int | None = None,
@@ -153,8 +154,6 @@ class JobRun:
         self.chunk_ids = 0
 
     def run(self) -> dict:
-        if self.payload is None:
-            self.payload = encode_spec(self.spec)
         self.job_id = self.pool.start_job(self.payload)
         self.workers = {w: WorkerState() for w in self.pool.supervisor.workers()}
         self.pids = {w: self.pool.supervisor.pid(w) for w in self.workers}

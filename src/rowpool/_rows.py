@@ -97,14 +97,16 @@ class RowSource:
     def __init__(self, context: JobContext, chunk: Chunk):
         self.context = context
         self.chunk = chunk
-        index = self.index = chunk.index
+        index = chunk.index
         self.arrays = chunk.arrays
         self.lookup = context.lookup
         self.attr_lookup = context.attr_lookup
         self.width = context.width
         # pandas names rows by iterating the index (Python scalars) for a numpy row dtype, but by
         # ``index[i]`` (numpy scalars for an integer Index) for an extension row dtype.
-        if isinstance(context.spec.row_dtype, np.dtype) or isinstance(index, range):
+        if isinstance(index, np.ndarray):  # the plain index values (InputTable labels_only)
+            self.labels = index.tolist()
+        elif isinstance(context.spec.row_dtype, np.dtype) or isinstance(index, range):
             self.labels = list(index)
         else:
             self.labels = [index[i] for i in range(len(index))]

@@ -48,6 +48,6 @@ class JobSpec:
                 label for label in columns if isinstance(label, str) and label not in shadowed
             ),
             layout=table.layout,
-            row_dtype=table.row_dtype() if mode == "rows" else None,
+            row_dtype=table.row_dtype if mode == "rows" else None,
             **options,
         )

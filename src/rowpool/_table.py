@@ -4,11 +4,13 @@ the frame), cut into chunks that are encoded straight into the arena."""
 from __future__ import annotations
 
 import pickle
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 RAW_KINDS = "biufcmM"  # numpy kinds copied byte for byte
+PLAIN_LABEL_KINDS = "biufcO"  # index kinds whose labels pandas hands out as the array's .tolist()
 PICKLED_BYTES_PER_VALUE = 64  # first guess for chunk sizing; measured chunks correct it
 
 
@@ -44,7 +46,8 @@ class InputTable:
     until a chunk is written into the arena.
     """
 
-    def __init__(self, frame: pd.DataFrame):
+    def __init__(self, frame: pd.DataFrame, *, labels_only: bool = False):
+        """``labels_only``: workers need the row labels (``row.name``), not the Index itself."""
         self.frame = frame
         self.rows = len(frame)
         self.width = frame.shape[1]
@@ -63,7 +66,21 @@ class InputTable:
             raw = isinstance(array, np.ndarray) and array.dtype.kind in RAW_KINDS
             self.layout.append(("raw", array.dtype, (j,), False) if raw else ("pickle", None, (j,), False))
             self._sources.append(array)
+        self._index_values = self._plain_index_values() if labels_only else None
 
+    def _plain_index_values(self) -> np.ndarray | None:
+        """The index as a numpy array whose ``tolist()`` gives exactly the labels pandas names rows
+        by, when there is one (then a worker needs no pandas to read the labels)."""
+        index = self.frame.index
+        if isinstance(index, pd.RangeIndex) or not isinstance(self.row_dtype, np.dtype):
+            return None  # a RangeIndex travels as a range; extension row dtypes name rows index[i]
+        if isinstance(index.dtype, np.dtype) and index.dtype.kind in PLAIN_LABEL_KINDS:
+            return index.to_numpy()
+        if isinstance(index.dtype, pd.StringDtype):
+            return index.to_numpy(dtype=object)
+        return None
+
+    @cached_property
     def row_dtype(self):
         """The dtype pandas gives the row Series of this frame (its interleaved dtype)."""
         if self.rows == 0 or self.width == 0:
@@ -76,9 +93,12 @@ class InputTable:
         return max(1, raw + PICKLED_BYTES_PER_VALUE * (pickled + 1))
 
     def _index_slice(self, begin: int, end: int):
-        """Row labels of [begin, end): a plain ``range`` for a RangeIndex (so that a worker needs
-        no pandas to read it), else the Index slice."""
+        """Row labels of [begin, end), where possible in a form a worker reads without pandas: a
+        ``range`` for a RangeIndex, the plain index values (see ``labels_only``), else the Index
+        slice."""
         index = self.frame.index
+        if self._index_values is not None:
+            return self._index_values[begin:end]
         if isinstance(index, pd.RangeIndex):
             return range(index.start + begin * index.step, index.start + end * index.step, index.step)
         return index[begin:end]

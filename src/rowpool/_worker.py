@@ -20,6 +20,7 @@ import time
 import traceback
 
 from . import _core, _protocol
+from ._deferred_imports import DeferringFinder
 from ._rows import JobContext, RowSource, chunk_frame, decode_chunk
 
 
@@ -104,6 +105,7 @@ class Worker:
         self.memory = memory
         self.context: JobContext | None = None
         self.job_id = 0
+        self.imports = DeferringFinder().install()
 
     def serve(self) -> int:
         while True:
@@ -120,9 +122,15 @@ class Worker:
     def load_job(self, job_id: int, payload: bytes) -> None:
         self.job_id = job_id
         try:
-            parent_path, spec_bytes = pickle.loads(payload)
+            parent_path, defer_imports, spec_bytes = pickle.loads(payload)
             sys.path.extend(p for p in parent_path if p not in sys.path)
-            spec = pickle.loads(spec_bytes)
+            self.imports.active = defer_imports
+            try:
+                spec = pickle.loads(spec_bytes)
+            finally:
+                self.imports.active = False
+            if not defer_imports:
+                self.imports.load_deferred()
             self.context = JobContext(spec)
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
             self.context = None

@@ -88,7 +88,9 @@ def _sigterm_interrupts():
 
 
 def _run(table, spec, *, pool, workers, chunk_rows, progress, timeout, retries, max_worker_memory=None):
-    payload = encode_spec(spec)  # an unpicklable func raises SerializationError before any worker starts
+    # An unpicklable func raises SerializationError before any worker starts. Rows with a timeout
+    # must not pay for an import, so their workers import everything before the first row.
+    payload = encode_spec(spec, defer_imports=timeout is None)
     bar = make_progress(progress, table.rows)
     try:
         with _pool_for(pool, workers, max_worker_memory) as active:
@@ -258,7 +260,7 @@ def apply(
         # pandas probes func with an empty Series to pick the result shape; do exactly as it does.
         result = df.apply(func, axis=1, args=tuple(args), **(kwargs or {}))
         return (result, _failure_frame([], df.index)) if errors == "collect" else result
-    table = InputTable(df)
+    table = InputTable(df, labels_only=True)
     spec = JobSpec.for_table(
         table, func, "rows", errors=errors, row_type=row_type, args=tuple(args), kwargs=dict(kwargs or {})
     )

@@ -42,6 +42,16 @@ def _check_workers(workers) -> int:
     return workers
 
 
+# Native thread pools (BLAS, OpenMP, numexpr) get the worker's share of the CPUs unless the user
+# sized them: each of N workers starting a pool as large as the machine oversubscribes it N-fold.
+THREAD_POOL_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
 MIN_WORKER_MEMORY = 32 << 20  # a Python worker alone needs about this much
 
 
@@ -111,9 +121,16 @@ class Pool:
     def _spawn_missing(self, extra: int = 0) -> None:
         """Spawns workers until ``workers`` (plus ``extra``: replacements started early) live."""
         package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        bootstrap = (
-            f"import sys; sys._rowpool_worker = True; sys.path.insert(0, {package_parent!r}); "
-            "from rowpool._worker import main; sys.exit(main())"
+        threads = str(max(1, default_workers() // self.workers))
+        bootstrap = "\n".join(
+            (
+                "import os, sys",
+                f"for name in {THREAD_POOL_VARIABLES!r}: os.environ.setdefault(name, {threads!r})",
+                "sys._rowpool_worker = True",
+                f"sys.path.insert(0, {package_parent!r})",
+                "from rowpool._worker import main",
+                "sys.exit(main())",
+            )
         )
         fd = self.segment.fd
         # The worker inherits only the segment (as fd 3: the first shared fd) and its queue.

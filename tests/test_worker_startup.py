@@ -1,0 +1,167 @@
+"""What a worker does before its first row: deferred pandas import, native thread pool sizes."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+import rowpool
+from rowpool._deferred_imports import DeferringFinder
+from rowpool.pool import THREAD_POOL_VARIABLES, default_workers
+
+# A package whose modules record each execution: pkg/__init__ imports pkg.sub, which imports leaf.
+FAKE_PACKAGE = {
+    "pkg/__init__.py": "import sys; sys.executed.append('pkg'); from pkg import sub\nVALUE = 1\n",
+    "pkg/sub/__init__.py": "import sys; sys.executed.append('pkg.sub'); from pkg.sub import leaf\n",
+    "pkg/sub/leaf.py": "import sys; sys.executed.append('pkg.sub.leaf')\nLEAF = 2\n",
+}
+
+
+@pytest.fixture
+def deferring(tmp_path, monkeypatch):
+    """An active DeferringFinder for the fake package ``pkg``; sys.modules and meta_path restored."""
+    for relative, source in FAKE_PACKAGE.items():
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "executed", [], raising=False)
+    finder = DeferringFinder(["pkg"]).install()
+    finder.active = True
+    yield finder
+    sys.meta_path.remove(finder)
+    for name in [n for n in sys.modules if n == "pkg" or n.startswith("pkg.")]:
+        del sys.modules[name]
+
+
+def test_a_deferred_package_runs_on_first_attribute_access(deferring):
+    import pkg
+
+    assert sys.executed == []
+    assert pkg.VALUE == 1
+    assert sys.executed == ["pkg", "pkg.sub", "pkg.sub.leaf"]
+    assert sys.modules["pkg"] is pkg
+
+
+def test_importing_a_submodule_of_a_lazy_package_runs_every_module_once(deferring):
+    import pkg
+
+    deferring.active = False  # later imports, as in a row: pkg stays lazy until touched
+    import pkg.sub.leaf
+
+    assert sys.executed == ["pkg", "pkg.sub", "pkg.sub.leaf"]
+    assert pkg.sub is sys.modules["pkg.sub"]
+    assert pkg.sub.leaf.LEAF == 2
+    assert sys.modules["pkg.sub"].__spec__.name == "pkg.sub"
+    assert sys.modules["pkg.sub"].__spec__.loader is not None
+    assert type(sys.modules["pkg.sub"].__spec__.loader).__name__ != "_AlreadyLoaded"
+
+
+def test_a_submodule_as_first_import_runs_every_module_once(deferring):
+    from pkg.sub import leaf
+
+    assert leaf.LEAF == 2
+    assert sys.executed == ["pkg", "pkg.sub", "pkg.sub.leaf"]
+    assert sys.modules["pkg"].sub is sys.modules["pkg.sub"]
+
+
+def test_nothing_is_deferred_while_inactive(deferring):
+    deferring.active = False
+    import pkg  # noqa: F401
+
+    assert sys.executed == ["pkg", "pkg.sub", "pkg.sub.leaf"]
+
+
+def test_load_deferred_runs_the_pending_imports(deferring):
+    import pkg  # noqa: F401
+
+    deferring.active = False
+    deferring.load_deferred()
+    assert sys.executed == ["pkg", "pkg.sub", "pkg.sub.leaf"]
+
+
+def _write_module(directory, name: str, body: str) -> None:
+    (directory / f"{name}.py").write_text(textwrap.dedent(body))
+
+
+@pytest.fixture
+def row_module(tmp_path, monkeypatch):
+    """A module of row functions that starts with ``import pandas as pd``, importable by workers."""
+    name = f"rows_{tmp_path.name}".replace("-", "_")
+    _write_module(
+        tmp_path,
+        name,
+        """
+        import sys
+        import types
+
+        import pandas as pd
+
+
+        def pandas_loaded(row):
+            return type(sys.modules["pandas"]) is types.ModuleType
+
+
+        def uses_pandas(row):
+            return pd.isna(row["a"])
+
+
+        def imports_a_submodule(row):
+            from pandas.api.types import is_float
+
+            return is_float(row["a"]) and sys.modules["pandas.api"] is pd.api
+        """,
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = __import__(name)
+    yield module
+    del sys.modules[name]
+
+
+@pytest.fixture
+def frame():
+    return pd.DataFrame({"a": [1.0, float("nan"), 3.0]}, index=[10, 20, 30])
+
+
+def test_workers_do_not_import_pandas_for_a_function_that_never_uses_it(row_module, frame):
+    assert not rowpool.apply(frame, row_module.pandas_loaded, workers=2).any()
+
+
+def test_a_job_with_a_timeout_imports_pandas_before_its_first_row(row_module, frame):
+    assert rowpool.apply(frame, row_module.pandas_loaded, workers=2, timeout=30).all()
+
+
+def test_a_warm_worker_loads_what_an_earlier_job_deferred_once_a_timeout_is_set(row_module, frame):
+    with rowpool.Pool(1) as pool:
+        assert not rowpool.apply(frame, row_module.pandas_loaded, pool=pool).any()
+        assert rowpool.apply(frame, row_module.pandas_loaded, pool=pool, timeout=30).all()
+
+
+@pytest.mark.parametrize("function", ["uses_pandas", "imports_a_submodule"])
+def test_a_deferred_pandas_loads_when_a_row_uses_it(row_module, frame, function):
+    func = getattr(row_module, function)
+    pd.testing.assert_series_equal(rowpool.apply(frame, func, workers=2), frame.apply(func, axis=1))
+
+
+def _thread_pool_sizes(row):
+    import os
+
+    return tuple(os.environ.get(name) for name in THREAD_POOL_VARIABLES)
+
+
+def test_native_thread_pools_get_the_workers_share_of_the_cpus(frame, monkeypatch):
+    for name in THREAD_POOL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    share = str(max(1, default_workers() // 2))
+    sizes = rowpool.apply(frame, _thread_pool_sizes, workers=2)
+    assert sizes.tolist() == [(share,) * len(THREAD_POOL_VARIABLES)] * len(frame)
+
+
+def test_native_thread_pool_sizes_set_by_the_user_are_kept(frame, monkeypatch):
+    for name in THREAD_POOL_VARIABLES:
+        monkeypatch.setenv(name, "3")
+    sizes = rowpool.apply(frame, _thread_pool_sizes, workers=2)
+    assert sizes.tolist() == [("3",) * len(THREAD_POOL_VARIABLES)] * len(frame)
