@@ -209,19 +209,19 @@ def progress_line(scenario: Scenario, engine: Engine, record: dict) -> str:
 
 
 def run_scenario(scenario: Scenario, engines: list[Engine], args, pythons: dict) -> dict:
-    """All engines on one scenario; serial first, since its result is the reference."""
+    """All engines on one scenario, in rounds of one run per engine (serial first: its result is
+    the reference). Interleaving makes the machine's drift over minutes hit every engine alike, so
+    the ratios between engines stay fair on a shared, noisy machine."""
     expected = None
-    rows = {}
-    for engine in engines:
-        records = []
-        for _ in range(args.repeat):
+    records: dict[str, list] = {engine.name: [] for engine in engines}
+    for _ in range(args.repeat):
+        for engine in engines:
             record, result = run_once(scenario, engine, args, pythons.get(engine.env), expected)
             if engine.name == "serial" and record["status"] == "OK" and expected is None:
                 expected = result
-            records.append(record)
+            records[engine.name].append(record)
             print(progress_line(scenario, engine, record), flush=True)
-        rows[engine.name] = summarize(records, args.repeat)
-    return rows
+    return {name: summarize(runs, args.repeat) for name, runs in records.items()}
 
 
 def machine_info() -> dict:
