@@ -48,7 +48,7 @@ class DeferringFinder:
     def __init__(self, packages: Iterable[str] = DEFERRED_PACKAGES):
         self.packages = frozenset(packages)
         self.active = False
-        self.deferred: list[types.ModuleType] = []
+        self.deferred: list[str] = []
 
     def find_spec(self, fullname, path=None, target=None):
         top = fullname.partition(".")[0]

@@ -66,18 +66,18 @@ class InputTable:
             raw = isinstance(array, np.ndarray) and array.dtype.kind in RAW_KINDS
             self.layout.append(("raw", array.dtype, (j,), False) if raw else ("pickle", None, (j,), False))
             self._sources.append(array)
-        self._index_values = self._plain_index_values() if labels_only else None
+        self._label_dtype = self._plain_label_dtype() if labels_only else None
 
-    def _plain_index_values(self) -> np.ndarray | None:
-        """The index as a numpy array whose ``tolist()`` gives exactly the labels pandas names rows
-        by, when there is one (then a worker needs no pandas to read the labels)."""
+    def _plain_label_dtype(self) -> np.dtype | None:
+        """The dtype of index arrays whose ``tolist()`` gives exactly the labels pandas names rows
+        by, when there is one (a worker then reads labels without pandas); else None."""
         index = self.frame.index
-        if isinstance(index, pd.RangeIndex) or not isinstance(self.row_dtype, np.dtype):
+        if isinstance(index, (pd.RangeIndex, pd.MultiIndex)) or not isinstance(self.row_dtype, np.dtype):
             return None  # a RangeIndex travels as a range; extension row dtypes name rows index[i]
         if isinstance(index.dtype, np.dtype) and index.dtype.kind in PLAIN_LABEL_KINDS:
-            return index.to_numpy()
+            return index.dtype
         if isinstance(index.dtype, pd.StringDtype):
-            return index.to_numpy(dtype=object)
+            return np.dtype(object)
         return None
 
     @cached_property
@@ -97,8 +97,8 @@ class InputTable:
         ``range`` for a RangeIndex, the plain index values (see ``labels_only``), else the Index
         slice."""
         index = self.frame.index
-        if self._index_values is not None:
-            return self._index_values[begin:end]
+        if self._label_dtype is not None:  # converted chunk by chunk: memory stays flat
+            return index[begin:end].to_numpy(dtype=self._label_dtype)
         if isinstance(index, pd.RangeIndex):
             return range(index.start + begin * index.step, index.start + end * index.step, index.step)
         return index[begin:end]
