@@ -126,7 +126,14 @@ def frame():
     return pd.DataFrame({"a": [1.0, float("nan"), 3.0]}, index=[10, 20, 30])
 
 
-def test_workers_do_not_import_pandas_for_a_function_that_never_uses_it(row_module, frame):
+@pytest.mark.parametrize(
+    "index",
+    [None, [10, 20, 30], [0.5, 1.5, 2.5], pd.Index(["x", "y", None], dtype="str"), ["x", 1, None]],
+    ids=["range", "int", "float", "str", "object"],
+)
+def test_workers_do_not_import_pandas_for_a_function_that_never_uses_it(row_module, frame, index):
+    if index is not None:
+        frame.index = index
     assert not rowpool.apply(frame, row_module.pandas_loaded, workers=2).any()
 
 
