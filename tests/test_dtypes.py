@@ -410,10 +410,13 @@ def columns(draw, kind: str, n: int):
         return pd.array(masked_words, dtype=kind)
     if kind == "category":
         return pd.Categorical([None if m else w[:1] for m, w in zip(nulls, words)])
-    if kind == "datetime":
-        return pd.to_datetime([None if m else v for m, v in zip(nulls, ints)], unit="s")
-    if kind == "datetime_tz":
-        return pd.to_datetime([None if m else v for m, v in zip(nulls, ints)], unit="s", utc=True)
+    if kind in ("datetime", "datetime_tz"):
+        # Seconds at microsecond resolution, as pandas 3's to_datetime(unit="s") makes them, built
+        # directly because pandas 2 would convert to nanoseconds, which cannot hold +-2**40 s.
+        instants = (np.array(ints, dtype=np.int64) * 1_000_000).view("datetime64[us]")
+        instants[np.array(nulls, dtype=bool)] = np.datetime64("NaT")
+        values = pd.array(instants)
+        return values.tz_localize("UTC") if kind == "datetime_tz" else values
     if kind == "timedelta":
         return pd.to_timedelta([None if m else v for m, v in zip(nulls, ints)], unit="ms")
     assert kind == "mixed_object"
