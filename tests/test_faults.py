@@ -304,6 +304,22 @@ def test_poison_row_in_big_chunks_is_named_by_the_progress_slot(pool, tmp_path):
     }, counts
 
 
+def test_a_death_found_while_sending_blames_the_chunk_the_worker_was_running(pool, tmp_path):
+    """A worker that finishes a chunk, starts the next and dies is often found dead while the parent
+    sends it a task, before the parent has read its last result and STARTED. Those are handled
+    first, so the poison row is blamed for each death: it runs exactly 1 + retries times and every
+    other row once. (A race: before the fix, about one job in 30 ran the poison row once more.)"""
+    df = frame(40)
+    for attempt in range(15):
+        folder = tmp_path / str(attempt)
+        folder.mkdir()
+        func = counting(folder, poison=23, how="sigkill")
+        _, failures = pool.apply(df, func, chunk_rows=1, errors="collect")
+        assert list(failures.index) == [23]
+        counts = calls(folder, df.index)
+        assert counts == {label: 3 if label == 23 else 1 for label in df.index}, (attempt, counts)
+
+
 def test_transient_death_is_recovered_with_a_complete_result(pool, tmp_path):
     """One worker SIGKILLed mid-job from outside: the job completes, every row exactly once in the
     result, no row run more than twice."""

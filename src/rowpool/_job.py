@@ -239,8 +239,12 @@ class JobRun:
             self.workers[worker].queue.append(chunk_id)
             try:
                 self.pool.supervisor.send(worker, _protocol.TASK, 0, chunk_id, 0, 0, record)
-            except QueueClosed:  # it died before this task reached it: report its death
-                self.worker_exited(worker, self.pool.supervisor.terminate(worker, 0))
+            except QueueClosed:  # it died before this task reached it
+                # What it sent before dying (a result, STARTED) comes first: its death must blame
+                # the chunk it was really running.
+                self.handle_ready()
+                if worker in self.workers:
+                    self.worker_exited(worker, self.pool.supervisor.terminate(worker, 0))
 
     # -- events -----------------------------------------------------------------------------------
     def handle(self, event) -> None:
@@ -266,6 +270,15 @@ class JobRun:
             if traceback and hasattr(error, "add_note"):
                 error.add_note("Traceback in the worker process:\n" + traceback.rstrip())
             raise error
+
+    def handle_ready(self) -> None:
+        """Handles every event already waiting, without blocking (a worker's messages come before
+        its death)."""
+        while len(self.pool.supervisor):
+            event = self.pool.supervisor.wait(0)
+            if event is None:
+                return
+            self.handle(event)
 
     def result(self, chunk_id, flags, size, compute_ns, payload) -> None:
         task = self.inflight.pop(chunk_id)
@@ -338,11 +351,7 @@ class JobRun:
         if now - self.last_memory_check < MEMORY_CHECK_SECONDS:
             return
         self.last_memory_check = now
-        while len(self.pool.supervisor):  # results already sent count as between chunks
-            event = self.pool.supervisor.wait(0)
-            if event is None:
-                break
-            self.handle(event)
+        self.handle_ready()  # results already sent count as between chunks
         for worker, state in list(self.workers.items()):
             if worker not in self.workers or not state.queue:
                 continue  # gone meanwhile; idle workers are checked when they return a result
@@ -359,6 +368,7 @@ class JobRun:
             self.worker_exited(worker, status, over_memory=used, blameless=blameless)
 
     def enforce_deadlines(self) -> None:
+        self.handle_ready()  # a result that arrived in time is no overrun
         now = time.monotonic()
         for worker in list(self.workers):
             deadline = self.deadline(worker)
