@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs the package with its test extras (warnings as errors), then the C++
-# core's GoogleTest suite (plain and under AddressSanitizer + UBSan), pytest, the benchmark smoke
-# run, and the style checks. Usage: bash scripts/test.sh
+# core's GoogleTest suite (plain and under AddressSanitizer + UBSan), pytest (with the installed
+# pandas, then in a venv with the oldest supported pandas), the benchmark smoke run, and the style
+# checks. Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,12 @@ ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/ctest-asan --output-on-failur
 
 echo "== pytest"
 "$python" -m pytest -q tests
+
+echo "== pytest on the oldest pandas rowpool supports (pyproject: pandas>=2.2)"
+oldest=build/venv-pandas-2.2
+"$python" -m venv --clear "$oldest"
+"$oldest/bin/python" -m pip install --quiet "pandas==2.2.*" ".[test]"
+"$oldest/bin/python" -m pytest -q -p no:cacheprovider tests
 
 echo "== benchmark smoke run"
 smoke_out=$(mktemp -d)
