@@ -35,7 +35,6 @@ is (a bounded number of times).
 from __future__ import annotations
 
 import pickle
-import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _codec, _core, _protocol
+from ._memory import worker_memory
 from .errors import BudgetExceeded, EngineError, QueueClosed, RowTimeout, SerializationError, WorkerLost
 
 PREFETCH = 2
@@ -72,42 +72,6 @@ class WorkerState:
     loaded: bool = False  # it started a chunk of this job, so it loaded the job
     retiring: bool = False  # past max_worker_memory between chunks: no new chunks, then replaced
     baseline: int = 0  # its memory at its last result (with max_worker_memory)
-
-
-def worker_memory(pid: int) -> int | None:
-    """A worker's own resident memory in bytes: VmRSS without RssShmem (the pages of the shared
-    arena it touched belong to the pool's budget, not to the worker). None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as status:
-            text = status.read()
-    except OSError:
-        return None
-    resident = shared = 0
-    for line in text.splitlines():
-        if line.startswith(b"VmRSS:"):
-            resident = int(line.split()[1]) * 1024
-        elif line.startswith(b"RssShmem:"):
-            shared = int(line.split()[1]) * 1024
-    return resident - shared
-
-
-def encode_spec(spec, *, defer_imports: bool) -> bytes:
-    """The JOB payload: the parent's sys.path (so by-reference functions import in the worker),
-    whether the worker may defer pandas' import (see _deferred_imports), then the cloudpickled
-    spec. Raises SerializationError naming what cannot be pickled."""
-    import cloudpickle
-
-    try:
-        pickled = cloudpickle.dumps(spec)
-    except Exception as failure:
-        # Only on failure: pickle the parts one by one to name the culprit.
-        for what, value in (("func", spec.func), ("args", spec.args), ("kwargs", spec.kwargs)):
-            try:
-                cloudpickle.dumps(value)
-            except Exception as exc:
-                raise SerializationError(f"{what} cannot be pickled for the workers: {exc!r}") from exc
-        raise SerializationError(f"the job cannot be pickled for the workers: {failure!r}") from failure
-    return pickle.dumps((list(sys.path), defer_imports, pickled))
 
 
 class JobRun:

@@ -1,10 +1,28 @@
-"""Memory of a process tree, read from /proc: the sum of PSS over a process and its descendants
-(shared pages are split between the processes sharing them, so the sum counts them once)."""
+"""Memory of processes, read from /proc: a worker's own resident memory (what max_worker_memory
+limits), and the sum of PSS over a process and its descendants (shared pages are split between the
+processes sharing them, so the sum counts them once)."""
 
 from __future__ import annotations
 
 import os
 import threading
+
+
+def worker_memory(pid: int) -> int | None:
+    """A worker's own resident memory in bytes: VmRSS without RssShmem (the pages of the shared
+    arena it touched belong to the pool's budget, not to the worker). None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            text = status.read()
+    except OSError:
+        return None
+    resident = shared = 0
+    for line in text.splitlines():
+        if line.startswith(b"VmRSS:"):
+            resident = int(line.split()[1]) * 1024
+        elif line.startswith(b"RssShmem:"):
+            shared = int(line.split()[1]) * 1024
+    return resident - shared
 
 
 def _children(pid: int) -> list[int]:

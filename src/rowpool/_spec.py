@@ -1,4 +1,5 @@
-"""JobSpec: everything a worker needs to know about a job, sent once per job (not per chunk).
+"""JobSpec: everything a worker needs to know about a job, sent once per job (not per chunk), and
+its encoding as the JOB message (``encode_spec``).
 
 The layout (see InputTable) says how each part of a chunk decodes: 2-D numpy blocks and numpy
 columns copied byte for byte into the arena, pickles for everything else (object, string,
@@ -13,9 +14,12 @@ genuine row Series, ``map_batches`` chunks).
 from __future__ import annotations
 
 import pickle
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import SerializationError
 
 
 @dataclass
@@ -51,3 +55,22 @@ class JobSpec:
             row_dtype=table.row_dtype if mode == "rows" else None,
             **options,
         )
+
+
+def encode_spec(spec, *, defer_imports: bool) -> bytes:
+    """The JOB payload: the parent's sys.path (so by-reference functions import in the worker),
+    whether the worker may defer pandas' import (see _deferred_imports), then the cloudpickled
+    spec. Raises SerializationError naming what cannot be pickled."""
+    import cloudpickle
+
+    try:
+        pickled = cloudpickle.dumps(spec)
+    except Exception as failure:
+        # Only on failure: pickle the parts one by one to name the culprit.
+        for what, value in (("func", spec.func), ("args", spec.args), ("kwargs", spec.kwargs)):
+            try:
+                cloudpickle.dumps(value)
+            except Exception as exc:
+                raise SerializationError(f"{what} cannot be pickled for the workers: {exc!r}") from exc
+        raise SerializationError(f"the job cannot be pickled for the workers: {failure!r}") from failure
+    return pickle.dumps((list(sys.path), defer_imports, pickled))

@@ -8,8 +8,8 @@ import contextlib
 import pandas as pd
 
 from . import _results
-from ._job import JobRun, encode_spec
-from ._spec import JobSpec
+from ._job import JobRun
+from ._spec import JobSpec, encode_spec
 from ._table import InputTable
 from .errors import make_row_error
 from .pool import Pool, _check_max_worker_memory, _check_workers
