@@ -104,7 +104,7 @@ class RowSource:
         self.width = context.width
         # pandas names rows by iterating the index (Python scalars) for a numpy row dtype, but by
         # ``index[i]`` (numpy scalars for an integer Index) for an extension row dtype.
-        if isinstance(index, np.ndarray):  # the plain index values (InputTable labels_only)
+        if isinstance(index, np.ndarray):  # the plain index values (InputTable for_rows)
             self.labels = index.tolist()
         elif isinstance(context.spec.row_dtype, np.dtype) or isinstance(index, range):
             self.labels = list(index)

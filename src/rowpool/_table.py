@@ -46,8 +46,9 @@ class InputTable:
     until a chunk is written into the arena.
     """
 
-    def __init__(self, frame: pd.DataFrame, *, labels_only: bool = False):
-        """``labels_only``: workers need the row labels (``row.name``), not the Index itself."""
+    def __init__(self, frame: pd.DataFrame, *, for_rows: bool = False):
+        """``for_rows``: chunks feed rows (``apply``), not DataFrames, so workers need the row labels
+        rather than the Index, and the values as the row holds them rather than the column arrays."""
         self.frame = frame
         self.rows = len(frame)
         self.width = frame.shape[1]
@@ -66,14 +67,22 @@ class InputTable:
             raw = isinstance(array, np.ndarray) and array.dtype.kind in RAW_KINDS
             self.layout.append(("raw", array.dtype, (j,), False) if raw else ("pickle", None, (j,), False))
             self._sources.append(array)
-        self._label_dtype = self._plain_label_dtype() if labels_only else None
+        plain_rows = for_rows and isinstance(self.row_dtype, np.dtype)
+        self._label_dtype = self._plain_label_dtype() if plain_rows else None
+        # In a row of numpy dtype (object), a str column's values are Python str (NaN or NA where
+        # missing): sent as such, they need neither pandas nor pyarrow in the worker.
+        self._as_objects = frozenset(
+            k
+            for k, ((kind, *_), source) in enumerate(zip(self.layout, self._sources))
+            if plain_rows and kind == "pickle" and isinstance(source.dtype, pd.StringDtype)
+        )
 
     def _plain_label_dtype(self) -> np.dtype | None:
         """The dtype of index arrays whose ``tolist()`` gives exactly the labels pandas names rows
         by, when there is one (a worker then reads labels without pandas); else None."""
         index = self.frame.index
-        if isinstance(index, (pd.RangeIndex, pd.MultiIndex)) or not isinstance(self.row_dtype, np.dtype):
-            return None  # a RangeIndex travels as a range; extension row dtypes name rows index[i]
+        if isinstance(index, (pd.RangeIndex, pd.MultiIndex)):
+            return None  # a RangeIndex travels as a range
         if isinstance(index.dtype, np.dtype) and index.dtype.kind in PLAIN_LABEL_KINDS:
             return index.dtype
         if isinstance(index.dtype, pd.StringDtype):
@@ -94,7 +103,7 @@ class InputTable:
 
     def _index_slice(self, begin: int, end: int):
         """Row labels of [begin, end), where possible in a form a worker reads without pandas: a
-        ``range`` for a RangeIndex, the plain index values (see ``labels_only``), else the Index
+        ``range`` for a RangeIndex, the plain index values (see ``for_rows``), else the Index
         slice."""
         index = self.frame.index
         if self._label_dtype is not None:  # converted chunk by chunk: memory stays flat
@@ -106,9 +115,12 @@ class InputTable:
     def chunk_parts(self, begin: int, end: int) -> list:
         """The buffers of rows [begin, end): the pickled index slice, then one per layout entry."""
         parts = [pickle.dumps(self._index_slice(begin, end), protocol=5)]
-        for (kind, _dtype, _cols, rows_major), source in zip(self.layout, self._sources):
+        for k, ((kind, _dtype, _cols, rows_major), source) in enumerate(zip(self.layout, self._sources)):
             if kind == "pickle":
-                parts.append(pickle.dumps(source[begin:end], protocol=5))
+                values = source[begin:end]
+                if k in self._as_objects:
+                    values = values.astype(object)
+                parts.append(pickle.dumps(values, protocol=5))
             elif kind == "block" and not rows_major:
                 parts.append(source[:, begin:end])
             else:

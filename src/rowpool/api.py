@@ -260,7 +260,7 @@ def apply(
         # pandas probes func with an empty Series to pick the result shape; do exactly as it does.
         result = df.apply(func, axis=1, args=tuple(args), **(kwargs or {}))
         return (result, _failure_frame([], df.index)) if errors == "collect" else result
-    table = InputTable(df, labels_only=True)
+    table = InputTable(df, for_rows=True)
     spec = JobSpec.for_table(
         table, func, "rows", errors=errors, row_type=row_type, args=tuple(args), kwargs=dict(kwargs or {})
     )
