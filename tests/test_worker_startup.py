@@ -105,6 +105,11 @@ def row_module(tmp_path, monkeypatch):
             return type(sys.modules["pandas"]) is types.ModuleType
 
 
+        def string_or_missing(row):
+            value = row["s"]
+            return f"{type(value).__name__}:{value}"
+
+
         def uses_pandas(row):
             return pd.isna(row["a"])
 
@@ -135,6 +140,17 @@ def test_workers_do_not_import_pandas_for_a_function_that_never_uses_it(row_modu
     if index is not None:
         frame.index = index
     assert not rowpool.apply(frame, row_module.pandas_loaded, workers=2).any()
+
+
+@pytest.mark.parametrize("dtype", ["str", "string", object])
+def test_string_columns_of_an_object_row_need_no_pandas(row_module, frame, dtype):
+    """A str column travels as the Python values of the row (str; NaN or NA where missing), so the
+    worker loads pandas only to unpickle NA (a pandas object); the values equal pandas' own."""
+    frame["s"] = pd.array(["x", None, "zz"], dtype=dtype)
+    if dtype != "string":
+        assert not rowpool.apply(frame, row_module.pandas_loaded, workers=2).any()
+    func = row_module.string_or_missing
+    pd.testing.assert_series_equal(rowpool.apply(frame, func, workers=2), frame.apply(func, axis=1))
 
 
 def test_a_job_with_a_timeout_imports_pandas_before_its_first_row(row_module, frame):
