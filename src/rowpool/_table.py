@@ -67,6 +67,7 @@ class InputTable:
             raw = isinstance(array, np.ndarray) and array.dtype.kind in RAW_KINDS
             self.layout.append(("raw", array.dtype, (j,), False) if raw else ("pickle", None, (j,), False))
             self._sources.append(array)
+        # Rows of an extension dtype hold that dtype's scalars and are named index[i]: no shortcut.
         plain_rows = for_rows and isinstance(self.row_dtype, np.dtype)
         self._label_dtype = self._plain_label_dtype() if plain_rows else None
         # In a row of numpy dtype (object), a str column's values are Python str (NaN or NA where
