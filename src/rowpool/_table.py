@@ -48,7 +48,7 @@ class InputTable:
 
     def __init__(self, frame: pd.DataFrame, *, for_rows: bool = False):
         """``for_rows``: chunks feed rows (``apply``), not DataFrames, so workers need the row labels
-        rather than the Index, and the values as the row holds them rather than the column arrays."""
+        rather than the Index."""
         self.frame = frame
         self.rows = len(frame)
         self.width = frame.shape[1]
@@ -70,13 +70,6 @@ class InputTable:
         # Rows of an extension dtype hold that dtype's scalars and are named index[i]: no shortcut.
         plain_rows = for_rows and isinstance(self.row_dtype, np.dtype)
         self._label_dtype = self._plain_label_dtype() if plain_rows else None
-        # In a row of numpy dtype (object), a str column's values are Python str (NaN or NA where
-        # missing): sent as such, they need neither pandas nor pyarrow in the worker.
-        self._as_objects = frozenset(
-            k
-            for k, ((kind, *_), source) in enumerate(zip(self.layout, self._sources))
-            if plain_rows and kind == "pickle" and isinstance(source.dtype, pd.StringDtype)
-        )
 
     def _plain_label_dtype(self) -> np.dtype | None:
         """The dtype of index arrays whose ``tolist()`` gives exactly the labels pandas names rows
@@ -116,12 +109,9 @@ class InputTable:
     def chunk_parts(self, begin: int, end: int) -> list:
         """The buffers of rows [begin, end): the pickled index slice, then one per layout entry."""
         parts = [pickle.dumps(self._index_slice(begin, end), protocol=5)]
-        for k, ((kind, _dtype, _cols, rows_major), source) in enumerate(zip(self.layout, self._sources)):
+        for (kind, _dtype, _cols, rows_major), source in zip(self.layout, self._sources):
             if kind == "pickle":
-                values = source[begin:end]
-                if k in self._as_objects:
-                    values = values.astype(object)
-                parts.append(pickle.dumps(values, protocol=5))
+                parts.append(pickle.dumps(source[begin:end], protocol=5))
             elif kind == "block" and not rows_major:
                 parts.append(source[:, begin:end])
             else:
