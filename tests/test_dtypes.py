@@ -412,8 +412,11 @@ def columns(draw, kind: str, n: int):
         return pd.Categorical([None if m else w[:1] for m, w in zip(nulls, words)])
     if kind in ("datetime", "datetime_tz"):
         # Seconds at microsecond resolution, as pandas 3's to_datetime(unit="s") makes them, built
-        # directly because pandas 2 would convert to nanoseconds, which cannot hold +-2**40 s.
-        instants = (np.array(ints, dtype=np.int64) * 1_000_000).view("datetime64[us]")
+        # directly because pandas 2 would convert to nanoseconds. Kept within +-2**34 s (years 1426
+        # to 2514): for a tz-aware row near year 0, pandas' own apply hands out a wrong Timestamp
+        # (year 1972), a pandas bug rowpool does not copy.
+        seconds = np.array(ints, dtype=np.int64) >> 6
+        instants = (seconds * 1_000_000).view("datetime64[us]")
         instants[np.array(nulls, dtype=bool)] = np.datetime64("NaT")
         values = pd.array(instants)
         return values.tz_localize("UTC") if kind == "datetime_tz" else values
