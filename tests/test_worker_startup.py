@@ -1,14 +1,17 @@
-"""What a worker does before its first row: deferred pandas import, native thread pool sizes."""
+"""What a worker needs before and while reading rows: deferred pandas import, string columns read
+without pandas, native thread pool sizes."""
 
 from __future__ import annotations
 
 import sys
 import textwrap
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import rowpool
+from rowpool import _core
 from rowpool._deferred_imports import DeferringFinder
 from rowpool.pool import THREAD_POOL_VARIABLES, default_workers
 
@@ -145,8 +148,11 @@ def test_workers_do_not_import_pandas_for_a_function_that_never_uses_it(row_modu
 @pytest.mark.parametrize("dtype", ["str", "string", object])
 def test_string_columns_of_an_object_row_read_like_pandas(row_module, frame, dtype):
     """str, string and object columns in a row of object dtype: str values, NaN or NA where missing,
-    as pandas hands them out."""
+    as pandas hands them out. An Arrow-backed str column travels as its UTF-8 buffers and an object
+    column as Python objects: neither needs pandas in the worker (NA, a pandas object, does)."""
     frame["s"] = pd.array(["x", None, "zz"], dtype=dtype)
+    if dtype != "string":
+        assert not rowpool.apply(frame, row_module.pandas_loaded, workers=2).any()
     func = row_module.string_or_missing
     pd.testing.assert_series_equal(rowpool.apply(frame, func, workers=2), frame.apply(func, axis=1))
 
@@ -186,3 +192,28 @@ def test_native_thread_pool_sizes_set_by_the_user_are_kept(frame, monkeypatch):
         monkeypatch.setenv(name, "3")
     sizes = rowpool.apply(frame, _thread_pool_sizes, workers=2)
     assert sizes.tolist() == [("3",) * len(THREAD_POOL_VARIABLES)] * len(frame)
+
+
+def test_wide_arrow_string_frames_read_like_pandas_in_any_chunking():
+    """Non-ASCII, empty and missing strings across chunk boundaries (slices of Arrow arrays start at
+    an offset), with columns that no row reads."""
+    words = ["", "ä", "日本語", None, "x" * 100, "tab\tnew\nline"]
+    columns = {f"s{j}": [words[(i + j) % 6] for i in range(50)] for j in range(5)}
+    frame = pd.DataFrame({name: pd.array(values, dtype="str") for name, values in columns.items()})
+    frame["n"] = range(50)
+    func = lambda r: f"{r['s2']!r}|{r['s4']!r}|{r['n']}"  # noqa: E731
+    expected = frame.apply(func, axis=1)
+    for chunk_rows in (1, 7, None):
+        pd.testing.assert_series_equal(rowpool.apply(frame, func, workers=2, chunk_rows=chunk_rows), expected)
+
+
+def test_utf8_values_rejects_bad_buffers():
+    offsets = np.array([0, 2, 9], dtype=np.int64)
+    valid = np.ones(2, dtype=np.uint8)
+    data = np.frombuffer(b"ab\xff", dtype=np.uint8)
+    with pytest.raises(ValueError, match="out of bounds"):
+        _core.utf8_values(offsets, valid, data, None)
+    with pytest.raises(UnicodeDecodeError):
+        _core.utf8_values(np.array([0, 2, 3], dtype=np.int64), valid, data, None)
+    with pytest.raises(ValueError, match="one more offset"):
+        _core.utf8_values(offsets[:2], valid, data, None)

@@ -21,6 +21,7 @@
 #include "core/supervisor.hpp"
 #include "python/errors.hpp"
 #include "python/row.hpp"
+#include "python/utf8_column.hpp"
 #include "python/worker_loop.hpp"
 
 namespace nb = nanobind;
@@ -30,6 +31,8 @@ namespace rowpool::python {
 namespace {
 
 using Bytes1D = nb::ndarray<nb::numpy, std::uint8_t, nb::ndim<1>>;
+using ConstInt64s = nb::ndarray<const std::int64_t, nb::ndim<1>, nb::c_contig>;
+using ConstBytes = nb::ndarray<const std::uint8_t, nb::ndim<1>, nb::c_contig>;
 
 Bytes1D segment_view(nb::handle self) {
   auto& segment = nb::cast<Segment&>(self);
@@ -244,6 +247,21 @@ NB_MODULE(_core, m) {
       },
       "parent_pid"_a,
       "Dies with the parent: PR_SET_PDEATHSIG plus a check that it is still alive.");
+
+  m.def(
+      "utf8_values",
+      [](ConstInt64s offsets, ConstBytes valid, ConstBytes data, nb::handle missing) {
+        const std::size_t rows = valid.shape(0);
+        if (offsets.shape(0) != rows + 1) throw nb::value_error("need one more offset than rows");
+        PyObject* values =
+            utf8_values(offsets.data(), valid.data(), reinterpret_cast<const char*>(data.data()),
+                        data.shape(0), rows, missing.ptr());
+        if (values == nullptr) throw nb::python_error();
+        return nb::steal(values);
+      },
+      "offsets"_a, "valid"_a, "data"_a, "missing"_a.none(),
+      "The str values of an Arrow-style string column: data[offsets[i]:offsets[i+1]] decoded as "
+      "UTF-8 where valid[i], else `missing`.");
 
   m.def("run_rows", &run_rows_binding, "func"_a, "batch"_a, "args"_a, "kwargs"_a.none(),
         "stop_on_error"_a, "series_rows"_a, "progress"_a.none() = nb::none(),

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _codec
+from . import _codec, _core
 
 
 class Chunk(NamedTuple):
@@ -18,6 +18,24 @@ class Chunk(NamedTuple):
     index: object
     arrays: list
     whole: np.ndarray | None
+
+
+class Utf8Column(NamedTuple):
+    """A str column in the arena as Arrow lays it out (``InputTable``'s "utf8" parts): decoded to
+    Python str, NaN where missing, only when a row reads it, without pandas or pyarrow."""
+
+    offsets: np.ndarray
+    valid: np.ndarray
+    data: np.ndarray
+
+    @classmethod
+    def from_buffer(cls, buffer: np.ndarray, rows: int) -> Utf8Column:
+        offsets_end = 8 * (rows + 1)
+        valid_end = offsets_end + rows
+        return cls(buffer[:offsets_end].view(np.int64), buffer[offsets_end:valid_end], buffer[valid_end:])
+
+    def values(self) -> list:
+        return _core.utf8_values(self.offsets, self.valid, self.data, np.nan)
 
 
 def decode_chunk(memory: np.ndarray, offset: int, layout: list, width: int) -> Chunk:
@@ -35,6 +53,8 @@ def decode_chunk(memory: np.ndarray, offset: int, layout: list, width: int) -> C
             arrays[positions[0]] = pickle.loads(buffer)
         elif kind == "raw":
             arrays[positions[0]] = buffer.view(dtype)
+        elif kind == "utf8":
+            arrays[positions[0]] = Utf8Column.from_buffer(buffer, rows)
         else:
             values = buffer.view(dtype).reshape(
                 (rows, len(positions)) if rows_major else (len(positions), rows)
@@ -49,6 +69,8 @@ def decode_chunk(memory: np.ndarray, offset: int, layout: list, width: int) -> C
 
 def row_values(native, row_dtype) -> list:
     """Per-row values of one column as they appear in pandas' row Series of dtype ``row_dtype``."""
+    if isinstance(native, Utf8Column):
+        return native.values()  # only in rows of object dtype
     if isinstance(native, np.ndarray) and native.dtype.kind not in "mM":
         if native.dtype == row_dtype:
             return list(native)  # numpy scalars (objects for object columns), as pandas hands out
@@ -152,7 +174,10 @@ def chunk_frame(context: JobContext, chunk: Chunk):
     if chunk.whole is not None:
         frame = pd.DataFrame(chunk.whole, copy=False)
     else:
-        columns = {j: pd.Series(a, dtype=a.dtype, copy=False) for j, a in enumerate(chunk.arrays)}
+        arrays = [
+            np.array(a.values(), dtype=object) if isinstance(a, Utf8Column) else a for a in chunk.arrays
+        ]
+        columns = {j: pd.Series(a, dtype=a.dtype, copy=False) for j, a in enumerate(arrays)}
         frame = pd.DataFrame(columns, copy=False)
     index = chunk.index
     frame.index = pd.Index(index) if isinstance(index, range) else index

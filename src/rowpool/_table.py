@@ -36,14 +36,45 @@ def _numpy_blocks(frame: pd.DataFrame) -> list:
         return []
 
 
+def _arrow_strings(array) -> bool:
+    """An Arrow-backed ``str`` column whose missing values are NaN (pandas 3's default string)."""
+    dtype = array.dtype
+    return (
+        isinstance(dtype, pd.StringDtype)
+        and dtype.storage == "pyarrow"
+        and isinstance(dtype.na_value, float)
+        and hasattr(array, "__arrow_array__")
+    )
+
+
+def _utf8_part(array, begin: int, end: int) -> np.ndarray:
+    """Rows [begin, end) of an Arrow-backed str column as one buffer: int64 offsets (rows + 1), one
+    validity byte per row, then the UTF-8 bytes (see ``rowpool._rows.Utf8Column``)."""
+    import pyarrow as pa
+
+    strings = array.__arrow_array__().slice(begin, end - begin).combine_chunks()
+    if strings.type != pa.large_string():
+        strings = strings.cast(pa.large_string())
+    _, offsets_buffer, data_buffer = strings.buffers()
+    first = strings.offset
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[first : first + len(strings) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
+    valid = strings.is_valid().to_numpy(zero_copy_only=False)
+    return np.concatenate(
+        [(offsets - offsets[0]).view(np.uint8), valid.view(np.uint8), data[offsets[0] : offsets[-1]]]
+    )
+
+
 class InputTable:
     """A DataFrame as the parts a chunk is made of, with the layout a worker decodes them by.
 
     Layout entries, one per part after the index: ``("block", dtype, positions, rows_major)`` for a
     2-D numpy block holding the columns at ``positions`` (stored row-major when the frame's memory
     is, so a chunk is one memcpy), ``("raw", dtype, (j,), False)`` for another numpy column, and
-    ``("pickle", None, (j,), False)`` for everything else. Sources are views: nothing is copied
-    until a chunk is written into the arena.
+    ``("pickle", None, (j,), False)`` for everything else -- except, for rows of object dtype, a
+    ``str`` column backed by Arrow: ``("utf8", None, (j,), False)``, its offsets, validity and UTF-8
+    bytes, which a worker decodes without pandas or pyarrow, and only when a row reads the column.
+    Sources are views: nothing is copied until a chunk is written into the arena.
     """
 
     def __init__(self, frame: pd.DataFrame, *, for_rows: bool = False):
@@ -70,6 +101,10 @@ class InputTable:
         # Rows of an extension dtype hold that dtype's scalars and are named index[i]: no shortcut.
         plain_rows = for_rows and isinstance(self.row_dtype, np.dtype)
         self._label_dtype = self._plain_label_dtype() if plain_rows else None
+        if plain_rows:
+            for k, (kind, _dtype, cols, _rows_major) in enumerate(self.layout):
+                if kind == "pickle" and _arrow_strings(self._sources[k]):
+                    self.layout[k] = ("utf8", None, cols, False)
 
     def _plain_label_dtype(self) -> np.dtype | None:
         """The dtype of index arrays whose ``tolist()`` gives exactly the labels pandas names rows
@@ -91,8 +126,8 @@ class InputTable:
         return self.frame.iloc[0].dtype
 
     def estimated_row_bytes(self) -> int:
-        raw = sum(dtype.itemsize * len(cols) for kind, dtype, cols, _ in self.layout if kind != "pickle")
-        pickled = sum(1 for kind, *_ in self.layout if kind == "pickle")
+        raw = sum(dtype.itemsize * len(cols) for _, dtype, cols, _ in self.layout if dtype is not None)
+        pickled = sum(1 for _, dtype, *_ in self.layout if dtype is None)
         return max(1, raw + PICKLED_BYTES_PER_VALUE * (pickled + 1))
 
     def _index_slice(self, begin: int, end: int):
@@ -112,6 +147,8 @@ class InputTable:
         for (kind, _dtype, _cols, rows_major), source in zip(self.layout, self._sources):
             if kind == "pickle":
                 parts.append(pickle.dumps(source[begin:end], protocol=5))
+            elif kind == "utf8":
+                parts.append(_utf8_part(source, begin, end))
             elif kind == "block" and not rows_major:
                 parts.append(source[:, begin:end])
             else:
