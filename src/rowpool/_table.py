@@ -85,6 +85,8 @@ class InputTable:
         self.width = frame.shape[1]
         self.layout: list = []
         self._sources: list = []
+        # Rows of an extension dtype hold that dtype's scalars and are named index[i]: no shortcut.
+        plain_rows = for_rows and isinstance(self.row_dtype, np.dtype)
         covered: set = set()
         for positions, values in _numpy_blocks(frame):
             rows_major = bool(values.T.flags.c_contiguous)
@@ -95,23 +97,21 @@ class InputTable:
             if j in covered:
                 continue
             array = _column_array(frame, j)
-            raw = isinstance(array, np.ndarray) and array.dtype.kind in RAW_KINDS
-            self.layout.append(("raw", array.dtype, (j,), False) if raw else ("pickle", None, (j,), False))
+            if isinstance(array, np.ndarray) and array.dtype.kind in RAW_KINDS:
+                self.layout.append(("raw", array.dtype, (j,), False))
+            elif plain_rows and _arrow_strings(array):
+                self.layout.append(("utf8", None, (j,), False))
+            else:
+                self.layout.append(("pickle", None, (j,), False))
             self._sources.append(array)
-        # Rows of an extension dtype hold that dtype's scalars and are named index[i]: no shortcut.
-        plain_rows = for_rows and isinstance(self.row_dtype, np.dtype)
         self._label_dtype = self._plain_label_dtype() if plain_rows else None
-        if plain_rows:
-            for k, (kind, _dtype, cols, _rows_major) in enumerate(self.layout):
-                if kind == "pickle" and _arrow_strings(self._sources[k]):
-                    self.layout[k] = ("utf8", None, cols, False)
 
     def _plain_label_dtype(self) -> np.dtype | None:
         """The dtype of index arrays whose ``tolist()`` gives exactly the labels pandas names rows
         by, when there is one (a worker then reads labels without pandas); else None."""
         index = self.frame.index
         if isinstance(index, (pd.RangeIndex, pd.MultiIndex)):
-            return None  # a RangeIndex travels as a range
+            return None  # a RangeIndex travels as a range; a MultiIndex as an Index
         if isinstance(index.dtype, np.dtype) and index.dtype.kind in PLAIN_LABEL_KINDS:
             return index.dtype
         if isinstance(index.dtype, pd.StringDtype):
