@@ -55,18 +55,19 @@ std::string ExitStatus::describe() const {
 Process Process::spawn(const std::vector<std::string>& argv, const std::vector<int>& inherit_fds) {
   if (argv.empty()) throw Error("spawn needs a program");
   SpawnSetup setup;
-  // The child gets inherit_fds[i] as fd 3 + i and nothing else above stderr. Each source is first
-  // copied (close-on-exec) to a number >= 3 + n in the parent, so no dup2 onto 3 + i can clobber
-  // a source not yet moved; closefrom(3 + n) then closes every other fd in the child, including
-  // fds the parent (or a library in it) left inheritable.
-  const int first_unlisted = 3 + static_cast<int>(inherit_fds.size());
+  // The child gets inherit_fds[i] as fd kFirstInheritedFd + i (3 + i) and nothing else above
+  // stderr. Each source is first copied (close-on-exec) to a number >= 3 + n in the parent, so no
+  // dup2 onto 3 + i can clobber a source not yet moved; closefrom(3 + n) then closes every other
+  // fd in the child, including fds the parent (or a library in it) left inheritable.
+  const int first_unlisted = kFirstInheritedFd + static_cast<int>(inherit_fds.size());
   std::vector<UniqueFd> copies;
   copies.reserve(inherit_fds.size());
   for (std::size_t i = 0; i < inherit_fds.size(); ++i) {
     UniqueFd copy(::fcntl(inherit_fds[i], F_DUPFD_CLOEXEC, first_unlisted));
     if (!copy.valid()) throw SystemError("fcntl(F_DUPFD_CLOEXEC)", errno);
     if (int rc =
-            posix_spawn_file_actions_adddup2(&setup.actions, copy.get(), 3 + static_cast<int>(i)))
+            posix_spawn_file_actions_adddup2(&setup.actions, copy.get(),
+                                             kFirstInheritedFd + static_cast<int>(i)))
       throw SystemError("posix_spawn_file_actions_adddup2", rc);
     copies.push_back(std::move(copy));
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/unique_fd.hpp"
+#include "core/worker_fds.hpp"
 
 namespace rowpool {
 
@@ -21,7 +22,7 @@ struct ExitStatus {
 class Process {
  public:
   // posix_spawn of argv[0] (a path) with the parent's environment. The child sees
-  // `inherit_fds[i]` as fd 3 + i; apart from stdin/stdout/stderr no other fd is open in it, even
+  // `inherit_fds[i]` as fd kFirstInheritedFd + i; apart from stdin/stdout/stderr no other fd is open in it, even
   // one the parent left inheritable. The child gets its own process group, so a terminal's Ctrl-C
   // reaches only the parent, which then ends its workers itself.
   static Process spawn(const std::vector<std::string>& argv, const std::vector<int>& inherit_fds);
@@ -35,7 +36,6 @@ class Process {
   pid_t pid() const noexcept { return pid_; }
   // Readable once the child has exited (poll it alongside other fds).
   int pidfd() const noexcept { return pidfd_.get(); }
-  bool reaped() const noexcept { return status_.has_value(); }
 
   // Reaps the child if it has exited; never blocks.
   std::optional<ExitStatus> try_reap();

@@ -15,8 +15,8 @@ std::uint64_t Supervisor::spawn(const std::vector<std::string>& argv,
   auto [parent_end, worker_end] = MessageQueue::create_pair();
   std::vector<std::string> full_argv = argv;
   full_argv.push_back("--queue-fd");
-  // The child sees shared_fds[i] as fd 3 + i and its end of the queue right after them.
-  full_argv.push_back(std::to_string(3 + shared_fds.size()));
+  // The child sees shared_fds[i] as fd kFirstInheritedFd + i and its end of the queue right after.
+  full_argv.push_back(std::to_string(kFirstInheritedFd + shared_fds.size()));
   std::vector<int> inherit = shared_fds;
   inherit.push_back(worker_end.fd());
   Process process = Process::spawn(full_argv, inherit);

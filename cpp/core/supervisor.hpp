@@ -12,6 +12,7 @@
 
 #include "core/process.hpp"
 #include "core/queue.hpp"
+#include "core/worker_fds.hpp"
 
 namespace rowpool {
 
@@ -30,8 +31,8 @@ class Supervisor {
   Supervisor& operator=(const Supervisor&) = delete;
 
   // Spawns `argv` + ["--queue-fd", N] where N is the worker's end of a new queue. The worker
-  // inherits `shared_fds[i]` (e.g. the arena segment) as fd 3 + i and its queue as
-  // N = 3 + shared_fds.size(); no other fd above stderr. Returns the new worker's id (never
+  // inherits `shared_fds[i]` (e.g. the arena segment, kSegmentFd) as fd kFirstInheritedFd + i and
+  // its queue as N = kFirstInheritedFd + shared_fds.size(); no other fd above stderr. Returns the new worker's id (never
   // reused).
   std::uint64_t spawn(const std::vector<std::string>& argv, const std::vector<int>& shared_fds);
 

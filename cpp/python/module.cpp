@@ -19,7 +19,9 @@
 #include "core/scheduler.hpp"
 #include "core/segment.hpp"
 #include "core/supervisor.hpp"
+#include "core/worker_fds.hpp"
 #include "python/errors.hpp"
+#include "python/result_kind.hpp"
 #include "python/row.hpp"
 #include "python/utf8_column.hpp"
 #include "python/worker_loop.hpp"
@@ -105,6 +107,16 @@ NB_MODULE(_core, m) {
   m.doc() = "rowpool's C++ engine (see rowpool/_core.pyi).";
   register_error_translator();
   if (!register_row_types(m.ptr())) throw nb::python_error();
+
+  nb::enum_<ResultKind>(m, "ResultKind", nb::is_arithmetic(),
+                        "How a chunk's results travel from a worker to the parent.")
+      .value("EMPTY", ResultKind::kEmpty, "No values yet (or only None).")
+      .value("FLOAT", ResultKind::kFloat, "float64 buffer.")
+      .value("INT", ResultKind::kInt, "int64 buffer.")
+      .value("BOOL", ResultKind::kBool, "bool buffer (one byte a value).")
+      .value("STR", ResultKind::kStr, "A list of str.")
+      .value("OBJECT", ResultKind::kObject, "A list of arbitrary objects.");
+  m.attr("SEGMENT_FD") = kSegmentFd;
 
   nb::class_<Segment>(m, "Segment", "Shared memory behind an anonymous memfd (never in /dev/shm).")
       .def_static("create", &Segment::create, "size"_a, "debug_name"_a = "rowpool-arena",

@@ -9,10 +9,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace rowpool::python {
+#include "python/result_kind.hpp"
 
-// Must match rowpool._protocol.ResultKind.
-enum class ResultKind : int { kEmpty = 0, kFloat = 1, kInt = 2, kBool = 3, kStr = 4, kObject = 5 };
+namespace rowpool::python {
 
 class ResultBuilder {
  public:

@@ -6,8 +6,9 @@ carried by the C++ MessageQueue. Bulk data (input chunks, results that fit) live
 
 from __future__ import annotations
 
-import enum
 import struct
+
+from ._core import ResultKind as ResultKind  # how a chunk's results travel; defined in C++
 
 # parent -> worker
 JOB = 1  # payload: cloudpickled JobSpec; tag: job id
@@ -26,14 +27,3 @@ TASK_RECORD = struct.Struct("<6Q")
 # the result area) holds how many rows of the chunk the worker has started; after a worker dies it
 # names the row that was running, so the parent needs no bisection to find a poison row.
 PROGRESS_BYTES = 64
-
-
-class ResultKind(enum.IntEnum):
-    """How a chunk's results travel; must match cpp/python/result_builder.hpp."""
-
-    EMPTY = 0
-    FLOAT = 1
-    INT = 2
-    BOOL = 3
-    STR = 4
-    OBJECT = 5

@@ -133,8 +133,9 @@ class Pool:
             )
         )
         fd = self.segment.fd
-        # The worker inherits only the segment (as fd 3: the first shared fd) and its queue.
-        argv = [sys.executable, "-c", bootstrap, "--segment-fd", "3", "--parent-pid", str(os.getpid())]
+        # The worker inherits only the segment (the first shared fd: SEGMENT_FD) and its queue.
+        segment_fd = str(_core.SEGMENT_FD)
+        argv = [sys.executable, "-c", bootstrap, "--segment-fd", segment_fd, "--parent-pid", str(os.getpid())]
         if threading.current_thread() is threading.main_thread():
             # PR_SET_PDEATHSIG follows the spawning thread: only the main thread lives as long as us.
             argv.append("--parent-death-signal")
