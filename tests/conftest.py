@@ -21,16 +21,16 @@ GRACE_SECONDS = 2.0
 
 
 def _open_pools():
-    from rowpool import pool as pool_module
+    from rowpool.pool import open_pools
 
-    return [p for p in list(pool_module._open_pools) if not p._closed]
+    return open_pools()
 
 
 def _pool_pids(pools) -> set[int]:
     pids = set()
     for p in pools:
-        if not p._closed:
-            pids.update(p._pids())
+        if not p.closed:
+            pids.update(p.pids())
     return pids
 
 

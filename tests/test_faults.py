@@ -188,7 +188,7 @@ def test_crash_while_unpickling_the_function(pool, how, carrier):
         def func(row):
             return row["a"] if payload is not None else None
 
-    pids_before = set(pool._pids())
+    pids_before = set(pool.pids())
     started = time.monotonic()
     if how == "raise":
         with pytest.raises(rowpool.SerializationError) as info:
@@ -205,8 +205,8 @@ def test_crash_while_unpickling_the_function(pool, how, carrier):
         assert_died_as(info.value, how)
     assert time.monotonic() - started < 20
     assert_pool_works(pool)
-    assert len(pool._pids()) == 2
-    assert not pids_before & set(pool._pids())  # the failed job's workers were all replaced
+    assert len(pool.pids()) == 2
+    assert not pids_before & set(pool.pids())  # the failed job's workers were all replaced
 
 
 def test_one_crash_while_unpickling_is_retried(pool, tmp_path):
@@ -333,7 +333,7 @@ def test_transient_death_is_recovered_with_a_complete_result(pool, tmp_path):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and len(os.listdir(marker)) < 10:
             time.sleep(0.01)
-        victim = pool._pids()[0]
+        victim = pool.pids()[0]
         killed["pid"] = victim
         killed["at"] = time.monotonic()
         os.kill(victim, signal.SIGKILL)
@@ -348,8 +348,8 @@ def test_transient_death_is_recovered_with_a_complete_result(pool, tmp_path):
     assert min(counts.values()) == 1
     assert max(counts.values()) <= 2
     assert sum(counts.values()) <= len(df) + 3  # at most the killed chunk ran again
-    assert killed["pid"] not in pool._pids()
-    assert len(pool._pids()) == 2
+    assert killed["pid"] not in pool.pids()
+    assert len(pool.pids()) == 2
 
 
 def test_detects_a_death_within_a_second(pool, tmp_path):
@@ -430,7 +430,7 @@ def hoarder(megabytes):
 def test_max_worker_memory_recycles_workers_between_chunks(tmp_path):
     df = frame(60)
     with rowpool.Pool(2, max_worker_memory=160 * MB) as pool:
-        first = set(pool._pids())
+        first = set(pool.pids())
         # retries=0: recycling must not count as a death, or this would raise WorkerLost
         result = pool.apply(df, hoarder(10), chunk_rows=2, retries=0)
         values = result.map(lambda pair: pair[0])
@@ -438,12 +438,12 @@ def test_max_worker_memory_recycles_workers_between_chunks(tmp_path):
         pd.testing.assert_series_equal(values, df.apply(lambda r: r["a"] * 2, axis=1))
         # 60 rows x 10 MB across two workers cannot stay under 160 MB without replacements
         assert len(pids) >= 4, pids
-        assert not first <= set(pool._pids())
-        assert len(pool._pids()) == 2
-        for pid in pool._pids():
+        assert not first <= set(pool.pids())
+        assert len(pool.pids()) == 2
+        for pid in pool.pids():
             assert psutil.Process(pid).memory_info().rss < 200 * MB
         # every recycled worker is gone (no zombie, no survivor)
-        for pid in pids - set(pool._pids()):
+        for pid in pids - set(pool.pids()):
             assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
         assert_pool_works(pool)
 
@@ -468,7 +468,7 @@ def test_max_worker_memory_leak_passing_the_limit_mid_chunk_blames_no_row():
     with rowpool.Pool(2, max_worker_memory=120 * MB) as pool:
         result = pool.apply(df, slow_hoarder(10, 0.04), chunk_rows=6, retries=0)
         pd.testing.assert_series_equal(result, df.apply(lambda r: r["a"] + 1, axis=1))
-        assert len(pool._pids()) == 2
+        assert len(pool.pids()) == 2
 
 
 def blow_up_at(label, megabytes):
@@ -580,7 +580,7 @@ def test_soak_with_injected_deaths_does_not_grow(tmp_path):
         started = time.monotonic()
         for i in range(300):
             if i % 60 == 17:  # a worker killed while idle between jobs
-                os.kill(pool._pids()[0], signal.SIGKILL)
+                os.kill(pool.pids()[0], signal.SIGKILL)
                 deaths += 1
             if i % 60 == 41:  # a worker dying mid-job, once
                 result = pool.apply(df, dies_once(str(tmp_path / f"flag{i}")), chunk_rows=1)
@@ -595,7 +595,7 @@ def test_soak_with_injected_deaths_does_not_grow(tmp_path):
         assert deaths == 10
         assert open_fds() <= fds
         assert len(psutil.Process().children(recursive=True)) == children
-        assert len(pool._pids()) == 2
+        assert len(pool.pids()) == 2
         grown = psutil.Process().memory_info().rss - rss
         assert grown < 20 * MB, f"parent grew by {grown / MB:.1f} MB"
         assert elapsed < 60, f"300 tiny jobs took {elapsed:.1f}s"

@@ -39,7 +39,7 @@ def assert_pool_works(pool, n=30):
 
 def worker_children(pool) -> list[int]:
     """Worker pids of ``pool`` as seen from outside: children of this process running the worker."""
-    pids = set(pool._pids())
+    pids = set(pool.pids())
     found = []
     for child in psutil.Process().children():
         try:
@@ -394,7 +394,7 @@ def test_no_dev_shm_entry_during_a_run(pool):
         sampler.join()
     new = seen - before
     # Entries of unrelated programs on the machine would still be theirs: none may be mapped by us.
-    ours = {os.getpid(), *pool._pids()}
+    ours = {os.getpid(), *pool.pids()}
     for name in new:
         for pid in ours:
             with open(f"/proc/{pid}/maps") as maps:

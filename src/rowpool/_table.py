@@ -141,6 +141,14 @@ class InputTable:
             return range(index.start + begin * index.step, index.start + end * index.step, index.step)
         return index[begin:end]
 
+    def label(self, position: int):
+        """The label of the row at ``position``."""
+        return self.frame.index[position]
+
+    def labels(self, begin: int, end: int) -> list:
+        """The labels of rows [begin, end)."""
+        return list(self.frame.index[begin:end])
+
     def chunk_parts(self, begin: int, end: int) -> list:
         """The buffers of rows [begin, end): the pickled index slice, then one per layout entry."""
         parts = [pickle.dumps(self._index_slice(begin, end), protocol=5)]

@@ -8,7 +8,7 @@ import contextlib
 import pandas as pd
 
 from . import _results
-from ._job import JobRun
+from ._dispatch import Dispatcher
 from ._spec import JobSpec, encode_spec
 from ._table import InputTable
 from .errors import make_row_error
@@ -94,7 +94,7 @@ def _run(table, spec, *, pool, workers, chunk_rows, progress, timeout, retries, 
     bar = make_progress(progress, table.rows)
     try:
         with _pool_for(pool, workers, max_worker_memory) as active:
-            run = JobRun(
+            run = Dispatcher(
                 active,
                 table,
                 spec,

@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 import weakref
+from collections.abc import Iterator
 
 from . import _core, _protocol
 from .errors import QueueClosed
@@ -22,6 +23,11 @@ _ABORT_GRACE_MS = 100
 
 # Every Pool not yet closed (tests use it to tell a deliberately open pool's workers from leaks).
 _open_pools: weakref.WeakSet = weakref.WeakSet()
+
+
+def open_pools() -> list[Pool]:
+    """Every Pool not yet closed."""
+    return [p for p in list(_open_pools) if not p.closed]
 
 
 def default_workers() -> int:
@@ -98,28 +104,28 @@ class Pool:
         self.segment = _core.Segment.create(memory_budget)
         self.memory = self.segment.view()
         self.arena = _core.Arena(memory_budget)
-        self.supervisor = _core.Supervisor()
+        self._supervisor = _core.Supervisor()
         self._job_ids = 0
         self._closed = False
         _open_pools.add(self)
-        self._spawn_missing()
+        self.spawn()
 
-    def _pids(self) -> list[int]:
+    # -- the internal API, for the Dispatcher and the tests ------------------------------------
+    def worker_ids(self) -> list[int]:
+        """Ids of the live workers."""
+        return self._supervisor.workers()
+
+    def pid(self, worker: int) -> int:
+        """Process id of a live worker."""
+        return self._supervisor.pid(worker)
+
+    def pids(self) -> list[int]:
         """Process ids of the live workers."""
-        return [self.supervisor.pid(w) for w in self.supervisor.workers()]
+        return [self._supervisor.pid(w) for w in self._supervisor.workers()]
 
-    def _reap_dead(self) -> None:
-        """Forgets workers that died while idle (between jobs): their exit or EOF is pending."""
-        while len(self.supervisor):
-            event = self.supervisor.wait(0)
-            if event is None:
-                return
-            what, worker, detail = event
-            if what == "message":  # a stale message from an interrupted job: discard it
-                self.supervisor.receive_payload(worker, detail[5])
-
-    def _spawn_missing(self, extra: int = 0) -> None:
-        """Spawns workers until ``workers`` (plus ``extra``: replacements started early) live."""
+    def spawn(self, extra: int = 0) -> list[int]:
+        """Spawns workers until ``workers`` (plus ``extra``: replacements started early) live;
+        returns the ids of the new ones."""
         package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         threads = str(max(1, default_workers() // self.workers))
         bootstrap = "\n".join(
@@ -139,16 +145,50 @@ class Pool:
         if threading.current_thread() is threading.main_thread():
             # PR_SET_PDEATHSIG follows the spawning thread: only the main thread lives as long as us.
             argv.append("--parent-death-signal")
-        while len(self.supervisor) < self.workers + extra:
-            self.supervisor.spawn(argv, [fd])
+        spawned = []
+        while len(self._supervisor) < self.workers + extra:
+            spawned.append(self._supervisor.spawn(argv, [fd]))
+        return spawned
+
+    def send(self, worker: int, kind: int, tag: int, payload: bytes = b"") -> None:
+        """Sends one message to a worker; raises QueueClosed when it is gone."""
+        self._supervisor.send(worker, kind, 0, tag, 0, 0, payload)
+
+    def retire(self, worker: int, grace_ms: int) -> tuple[int, int, str]:
+        """Ends a worker (SIGTERM, then SIGKILL after ``grace_ms``) and reaps it; returns its exit
+        status (exit code, signal number, description)."""
+        return self._supervisor.terminate(worker, grace_ms)
+
+    def wait(self, timeout_ms: int = -1):
+        """The next event, waiting at most ``timeout_ms`` (-1: no limit) with the GIL released:
+        ``("message", worker, header)``, ``("exited", worker, status)`` or None on timeout."""
+        return self._supervisor.wait(timeout_ms)
+
+    def ready_events(self) -> Iterator:
+        """The events already waiting, without blocking."""
+        while len(self._supervisor):
+            event = self._supervisor.wait(0)
+            if event is None:
+                return
+            yield event
+
+    def receive_payload(self, worker: int, nbytes: int) -> bytes:
+        """The payload of the message just received from ``worker``."""
+        return self._supervisor.receive_payload(worker, nbytes)
+
+    def _reap_dead(self) -> None:
+        """Forgets workers that died while idle (between jobs): their exit or EOF is pending."""
+        for what, worker, detail in self.ready_events():
+            if what == "message":  # a stale message from an interrupted job: discard it
+                self.receive_payload(worker, detail[5])
 
     def _send_job(self, worker: int, job_id: int, payload: bytes) -> bool:
         """Sends JOB to a worker; False (and the worker is reaped) when it turned out to be dead."""
         try:
-            self.supervisor.send(worker, _protocol.JOB, 0, job_id, 0, 0, payload)
+            self.send(worker, _protocol.JOB, job_id, payload)
             return True
         except QueueClosed:
-            self.supervisor.terminate(worker, 0)
+            self.retire(worker, 0)
             return False
 
     def start_job(self, payload: bytes) -> int:
@@ -158,16 +198,16 @@ class Pool:
         self._reap_dead()
         self._job_ids += 1
         for _attempt in range(3):
-            self._spawn_missing()
-            if all([self._send_job(w, self._job_ids, payload) for w in self.supervisor.workers()]):
+            self.spawn()
+            if all([self._send_job(w, self._job_ids, payload) for w in self.worker_ids()]):
                 break
         return self._job_ids
 
     def abort(self) -> None:
         """Ends every worker at once (a job was interrupted mid-flight) and clears the arena.
         The next job spawns fresh workers."""
-        for worker in self.supervisor.workers():
-            self.supervisor.terminate(worker, _ABORT_GRACE_MS)
+        for worker in self._supervisor.workers():
+            self._supervisor.terminate(worker, _ABORT_GRACE_MS)
         self.arena = _core.Arena(self.arena.capacity)
 
     def apply(self, df, func, **options):
@@ -191,12 +231,17 @@ class Pool:
         self._closed = True
         _open_pools.discard(self)
         if wait:
-            self.supervisor.shutdown(_SHUTDOWN_GRACE_MS)
+            self._supervisor.shutdown(_SHUTDOWN_GRACE_MS)
             return
-        self.supervisor.close_queues()
+        self._supervisor.close_queues()
         threading.Thread(
-            target=self.supervisor.shutdown, args=(_SHUTDOWN_GRACE_MS,), name="rowpool-reaper", daemon=False
+            target=self._supervisor.shutdown, args=(_SHUTDOWN_GRACE_MS,), name="rowpool-reaper", daemon=False
         ).start()
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close`` was called."""
+        return self._closed
 
     def __enter__(self) -> Pool:
         return self
@@ -205,5 +250,5 @@ class Pool:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else f"{len(self.supervisor)} live"
+        state = "closed" if self._closed else f"{len(self._supervisor)} live"
         return f"<rowpool.Pool workers={self.workers} ({state}) budget={self.arena.capacity}>"

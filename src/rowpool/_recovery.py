@@ -1,0 +1,214 @@
+"""The recovery policy: what becomes of the chunks a worker held when it ends, as a table.
+
+A worker runs its chunks in order, so when it ends only the chunk at the head of its queue (the one
+it reported STARTED for) is suspect; the chunks behind it are re-queued as they are. Within the
+suspect chunk the worker's progress slot (an int64 in the arena that it updates before each row)
+names the row that was running. ``Range.deaths`` counts the deaths of workers while a range (or a
+range containing it) ran.
+
+Events (how the worker ended):
+
+- CRASHED: it exited or was killed on its own (SIGKILL, OOM killer, segfault, ``os._exit``);
+- OVER_MEMORY: the parent stopped it mid-chunk past ``max_worker_memory``, the chunk having grown it
+  by more than half the limit;
+- TIMED_OUT: the parent stopped it past its chunk's deadline (``timeout``);
+- LEAKED: the parent stopped it past ``max_worker_memory``, but its earlier chunks filled it (the
+  chunk grew it by no more than half the limit, at most ``MAX_SPARED_OVERRUNS`` times per range).
+
+States (what it held; "rows" are rows of ``apply``, a ``map_batches`` chunk is one unit):
+
+- NOTHING: it held no chunk;
+- NOT_STARTED: it had not started the chunk at the head of its queue;
+- ROW_KNOWN: it ran a chunk of several rows and the progress slot names the running row;
+- ROW_UNKNOWN: it ran a chunk of several rows and died before the first one;
+- RETRIES_LEFT: it ran a single row (or a batch) that killed at most ``retries`` workers;
+- NO_RETRIES_LEFT: it ran a single row (or a batch) that killed more than ``retries`` workers.
+
+=============  =======  ===========  ============  ===========  ============  ===============
+event          NOTHING  NOT_STARTED  ROW_KNOWN     ROW_UNKNOWN  RETRIES_LEFT  NO_RETRIES_LEFT
+=============  =======  ===========  ============  ===========  ============  ===============
+CRASHED        -        REQUEUE      SPLIT_AT_ROW  BISECT       RETRY         POISON
+OVER_MEMORY    -        REQUEUE      SPLIT_AT_ROW  BISECT       RETRY         POISON
+TIMED_OUT      -        REQUEUE      SPLIT_AT_ROW  BISECT       POISON        POISON
+LEAKED         -        REQUEUE      REQUEUE       REQUEUE      REQUEUE       REQUEUE
+=============  =======  ===========  ============  ===========  ============  ===============
+
+Actions on the head chunk (the chunks behind it are always re-queued as they are):
+
+- REQUEUE: every chunk goes back as it was (no death counted);
+- SPLIT_AT_ROW: the running row alone is suspect (one more death); the rows before it re-run
+  (their results died with the worker) and the rows after it never ran;
+- BISECT: both halves are suspect (one more death each), towards the poison row;
+- RETRY: the chunk runs again (one more death);
+- POISON: the job fails with WorkerLost / RowTimeout (``errors="raise"``), or the rows become
+  failure records (``"coerce"``/``"collect"``).
+
+Besides the table: every ended worker is replaced (unless the job is stopping), and a worker that
+ends before it started any chunk of the job died loading it (unpickling the function or its
+arguments). More than ``retries`` such deaths in a row fail the job: the function cannot be loaded.
+A LEAKED worker is not counted as a loading death.
+"""
+
+from __future__ import annotations
+
+import enum
+import pickle
+from typing import NamedTuple
+
+from ._protocol import ResultKind
+from .errors import RowTimeout, WorkerLost
+
+
+class Event(enum.Enum):
+    CRASHED = "crashed"
+    OVER_MEMORY = "over memory"
+    TIMED_OUT = "timed out"
+    LEAKED = "leaked"
+
+
+class State(enum.Enum):
+    NOTHING = "nothing"
+    NOT_STARTED = "not started"
+    ROW_KNOWN = "row known"
+    ROW_UNKNOWN = "row unknown"
+    RETRIES_LEFT = "retries left"
+    NO_RETRIES_LEFT = "no retries left"
+
+
+class Action(enum.Enum):
+    NONE = "none"
+    REQUEUE = "requeue"
+    SPLIT_AT_ROW = "split at row"
+    BISECT = "bisect"
+    RETRY = "retry"
+    POISON = "poison"
+
+
+def _row(*actions: Action) -> dict[State, Action]:
+    return dict(zip(State, actions))
+
+
+_A = Action
+TABLE: dict[Event, dict[State, Action]] = {
+    Event.CRASHED: _row(_A.NONE, _A.REQUEUE, _A.SPLIT_AT_ROW, _A.BISECT, _A.RETRY, _A.POISON),
+    Event.OVER_MEMORY: _row(_A.NONE, _A.REQUEUE, _A.SPLIT_AT_ROW, _A.BISECT, _A.RETRY, _A.POISON),
+    Event.TIMED_OUT: _row(_A.NONE, _A.REQUEUE, _A.SPLIT_AT_ROW, _A.BISECT, _A.POISON, _A.POISON),
+    Event.LEAKED: _row(_A.NONE, _A.REQUEUE, _A.REQUEUE, _A.REQUEUE, _A.REQUEUE, _A.REQUEUE),
+}
+
+
+class Range(NamedTuple):
+    """Rows [begin, end) waiting to run, with the deaths of workers while they ran."""
+
+    begin: int
+    end: int
+    deaths: int = 0
+
+
+class Recovery(NamedTuple):
+    """What to do after a worker ended: ``requeue`` runs first (in this order), ``poisoned`` (when
+    not None) is the range that kills workers every time."""
+
+    action: Action
+    requeue: list[Range]
+    poisoned: Range | None = None
+
+
+def state_of(held: list[Range], head_started: bool, rows_started: int, *, rows_mode: bool, retries: int):
+    """The table's state of a worker that ended holding ``held`` (head first)."""
+    if not held:
+        return State.NOTHING
+    if not head_started:
+        return State.NOT_STARTED
+    head = held[0]
+    rows = head.end - head.begin
+    if rows > 1 and rows_mode:
+        return State.ROW_KNOWN if 1 <= rows_started <= rows else State.ROW_UNKNOWN
+    return State.RETRIES_LEFT if head.deaths + 1 <= retries else State.NO_RETRIES_LEFT
+
+
+def recover(event: Event, state: State, held: list[Range], rows_started: int) -> Recovery:
+    """The table's action for ``event`` in ``state``, applied to the ranges the worker held."""
+    action = TABLE[event][state]
+    if action in (Action.NONE, Action.REQUEUE):
+        return Recovery(action, list(held))
+    head, behind = held[0], held[1:]
+    deaths = head.deaths + 1
+    if action is Action.SPLIT_AT_ROW:
+        row = head.begin + rows_started - 1
+        pieces = [Range(head.begin, row, head.deaths), Range(row, row + 1, deaths)]
+        pieces.append(Range(row + 1, head.end, head.deaths))
+        return Recovery(action, [r for r in pieces if r.end > r.begin] + behind)
+    if action is Action.BISECT:
+        middle = (head.begin + head.end) // 2
+        return Recovery(action, [Range(head.begin, middle, deaths), Range(middle, head.end, deaths)] + behind)
+    if action is Action.RETRY:
+        return Recovery(action, [Range(head.begin, head.end, deaths)] + behind)
+    return Recovery(action, behind, head)
+
+
+class Ending(NamedTuple):
+    """How a worker process ended: its pid, exit code, signal number (0: none) and a description;
+    ``over_memory`` is its resident memory when the parent stopped it past max_worker_memory."""
+
+    pid: int | None
+    exit_code: int
+    signal: int
+    text: str
+    over_memory: int | None = None
+
+
+def loading_error(ending: Ending, load_deaths: int, max_memory: int | None) -> WorkerLost:
+    """The job fails: ``load_deaths`` workers in a row died before running any row."""
+    cause = ending.text
+    if ending.over_memory is not None:
+        cause = f"{ending.over_memory} bytes resident, {ending.text}"
+    limit = "" if ending.over_memory is None else f" (past max_worker_memory={max_memory} bytes)"
+    return WorkerLost(
+        f"the function cannot be loaded in a worker: {load_deaths} worker(s) in a row died "
+        f"before running any row{limit}, while unpickling the function or its arguments "
+        f"(last: pid {ending.pid}, {cause})",
+        exit_code=None if ending.signal else ending.exit_code,
+        signal=ending.signal or None,
+        pid=ending.pid,
+    )
+
+
+def poison_error(
+    poisoned: Range, ending: Ending, source, *, timed_out: bool, timeout, max_memory
+) -> WorkerLost | RowTimeout:
+    """The error of a range of ``source`` whose rows kill their worker every time."""
+    first, last = poisoned.begin, poisoned.end - 1
+    if first == last:
+        where = f"row {source.label(first)!r}"
+    else:
+        where = f"rows {source.label(first)!r} to {source.label(last)!r}"
+    if timed_out:
+        return RowTimeout(
+            f"{where} ran longer than the timeout of {timeout} s per row; "
+            f"its worker (pid {ending.pid}) was stopped ({ending.text})"
+        )
+    cause = ending.text
+    if ending.over_memory is not None:
+        cause = (
+            f"stopped at {ending.over_memory} bytes resident, past max_worker_memory={max_memory} "
+            f"bytes: {ending.text}"
+        )
+    return WorkerLost(
+        f"{where} (position {first}{'' if first == last else f'..{last}'}) killed its worker "
+        f"(pid {ending.pid}, {cause}) {poisoned.deaths + 1} time(s)",
+        exit_code=None if ending.signal else ending.exit_code,
+        signal=ending.signal or None,
+        pid=ending.pid,
+        rows=source.labels(first, last + 1),
+    )
+
+
+def failed_outcome(error: BaseException, rows: int, mode: str) -> tuple:
+    """The outcome of a poisoned range of ``rows`` rows under ``errors="coerce"``/``"collect"``:
+    every row (or the batch) failed with ``error``, its value None."""
+    kind = type(error)
+    failure = (0, f"rowpool.{kind.__name__}", str(error), "", pickle.dumps(kind))
+    if mode == "batches":
+        return (ResultKind.OBJECT, [None], True, [failure])
+    return (ResultKind.OBJECT, [None] * rows, True, [(pos,) + failure[1:] for pos in range(rows)])
