@@ -211,6 +211,13 @@ def _execute(table, spec, assemble, **run_options):
     return (result, _failure_frame(failures, index)) if spec.errors == "collect" else result
 
 
+def _files_job(mode, *, df, func, **options):
+    """A job over a source larger than memory, or writing to a file: see ``rowpool.files``."""
+    from . import files
+
+    return files.run(df, func, mode, **options)
+
+
 def apply(
     df,
     func,
@@ -226,6 +233,12 @@ def apply(
     args=(),
     kwargs=None,
     pool=None,
+    output=None,
+    columns=None,
+    keep=(),
+    max_memory="1GB",
+    resume=False,
+    overwrite=False,
 ):
     """Parallel ``df.apply(func, axis=1)``: the same result, computed on ``workers`` processes.
 
@@ -250,7 +263,21 @@ def apply(
     of a worker's own resident memory; default: the pool's, else no limit) replaces a worker past
     it between chunks, and stops one passing it mid-chunk like a crashed worker, so a row that blows
     up memory is reported as ``WorkerLost`` instead of exhausting the machine.
+
+    Data larger than memory (see ``rowpool.files``): ``df`` may also be the path of a Parquet,
+    CSV (also .gz) or Arrow IPC file, a directory or glob of Parquet files, a pyarrow Table,
+    RecordBatchReader or Dataset, or a polars DataFrame; it is read in windows within
+    ``max_memory`` (bytes or ``"1GB"``), only ``columns`` when given. The result mirrors the input
+    (Arrow in, Arrow out; polars in, polars out; files give pandas). With ``output=`` (a .parquet,
+    .csv, .csv.gz, .arrow or .feather path) the results go to that file in input order, the
+    ``keep`` columns beside them, and the call returns a :class:`rowpool.files.FileJobSummary`;
+    the file appears (atomically) only when complete; ``resume=True`` continues a killed job
+    from its journal, ``overwrite=True`` replaces an existing file.
     """
+    if output is not None or keep or not isinstance(df, pd.DataFrame):
+        return _files_job("rows", **locals())
+    if columns is not None:
+        df = df[list(columns)]
     _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
     _check_recovery(timeout, retries, max_worker_memory)
     if row_type not in ROW_TYPES:
@@ -292,6 +319,12 @@ def map_batches(
     args=(),
     kwargs=None,
     pool=None,
+    output=None,
+    columns=None,
+    keep=(),
+    max_memory="1GB",
+    resume=False,
+    overwrite=False,
 ):
     """Calls ``func(chunk, *args, **kwargs)`` on consecutive row chunks of ``df`` in parallel.
 
@@ -301,7 +334,15 @@ def map_batches(
     ``df.index``; anything else into a Series with one value per chunk. A chunk whose worker dies
     is re-run up to ``retries`` times; ``timeout`` is in seconds per row of a chunk;
     ``max_worker_memory`` as in :func:`apply`.
+
+    Files, Arrow and polars sources, ``output``, ``columns``, ``keep``, ``max_memory``, ``resume``
+    and ``overwrite`` as in :func:`apply`; with ``output=`` or ``keep=``, ``func`` must return one
+    row per input row.
     """
+    if output is not None or keep or not isinstance(df, pd.DataFrame):
+        return _files_job("batches", **locals())
+    if columns is not None:
+        df = df[list(columns)]
     _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
     _check_recovery(timeout, retries, max_worker_memory)
     workers = _check_workers(workers) if pool is None else pool.workers

@@ -13,6 +13,7 @@ import functools
 __all__ = [
     "BudgetExceeded",
     "EngineError",
+    "InputError",
     "QueueClosed",
     "RowError",
     "RowTimeout",
@@ -36,6 +37,18 @@ class QueueClosed(EngineError, ConnectionError):
 
 class BudgetExceeded(RowpoolError, MemoryError):
     """A chunk or result does not fit the shared-memory budget even when nothing else is in flight."""
+
+
+class InputError(RowpoolError, ValueError):
+    """An input file (or table) cannot be read as a table: corrupt, truncated, ragged, not UTF-8,
+    without rows, or its files disagree. The message names the file, and the row or column where
+    known; so do the attributes ``path``, ``row`` and ``column`` (None when unknown)."""
+
+    def __init__(self, message: str, *, path=None, row=None, column=None):
+        super().__init__(message)
+        self.path = path
+        self.row = row
+        self.column = column
 
 
 class WorkerLost(RowpoolError, RuntimeError):

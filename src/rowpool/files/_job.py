@@ -1,0 +1,159 @@
+"""A job over a source that need not fit in memory: windows in, results out, in bounded memory.
+
+    source ──read-ahead thread──► window (pandas) ──Pool: rowpool.apply / map_batches──► result
+                                                                                       │
+    output file ◄── assemble at the end ◄── part files + journal (FileSink) ◄──────────┤
+    Arrow / polars / pandas result ◄── MemorySink ◄────────────────────────────────────┘
+
+The engine runs one window at a time on the job's warm Pool (the same workers for every window);
+``max_memory`` is split between the shared arena (chunks in flight) and the windows held by the
+parent (the one running, the one read ahead, the one being read). A window's results are committed
+before the next window's: a killed job resumed with ``resume=True`` starts at the first row not
+committed, and rows already committed do not run again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+from ._journal import Journal
+from ._output import OutputTarget
+from ._sinks import FileSink, MemorySink, journal_failures_frame
+from ._windows import read_ahead
+
+ARENA_SHARE = 4  # the arena gets max_memory / ARENA_SHARE
+WINDOW_SHARE = 10  # a window's Arrow size is max_memory / WINDOW_SHARE
+ARENA_RANGE = (16 << 20, 1 << 30)
+MIN_WINDOW_BYTES = 1 << 20
+
+
+@dataclass
+class FileJobSummary:
+    """What a job with ``output=`` returns: the ``path`` written, its ``rows``, the number of
+    ``failures`` (rows whose function raised, with ``errors="coerce"`` or ``"collect"``), the
+    ``wall`` time, the rows already committed by an earlier run (``resumed_rows``) and, for
+    ``errors="collect"``, the ``failed`` rows as a DataFrame (else None)."""
+
+    path: str
+    rows: int
+    failures: int
+    wall: float
+    resumed_rows: int = 0
+    failed: object = None
+
+    def __str__(self) -> str:
+        rate = (self.rows - self.resumed_rows) / self.wall if self.wall > 0 else 0.0
+        resumed = f", {self.resumed_rows:,} resumed" if self.resumed_rows else ""
+        return (
+            f"{self.rows:,} rows -> {self.path} in {self.wall:.2f} s ({rate:,.0f} rows/s{resumed}), "
+            f"{self.failures:,} failures"
+        )
+
+
+def budget(max_memory: int) -> tuple[int, int]:
+    """(arena bytes, window bytes) for ``max_memory``."""
+    low, high = ARENA_RANGE
+    arena = min(high, max(low, max_memory // ARENA_SHARE))
+    return arena, max(MIN_WINDOW_BYTES, max_memory // WINDOW_SHARE)
+
+
+@contextlib.contextmanager
+def _pool(pool, workers, arena_bytes, max_worker_memory):
+    if pool is not None:
+        yield pool
+        return
+    from ..pool import Pool
+
+    temporary = Pool(workers, memory_budget=arena_bytes, max_worker_memory=max_worker_memory)
+    try:
+        yield temporary
+    finally:
+        temporary.close(wait=False)
+
+
+def _run_window(call, window, func, errors: str, options: dict):
+    """The window's result and its failures as [label, exception, message, traceback] lists.
+    ``"coerce"`` runs as ``"collect"`` so that failures are counted."""
+    if errors == "raise":
+        return call(window.frame, func, errors="raise", progress=False, **options), []
+    result, failed = call(window.frame, func, errors="collect", progress=False, **options)
+    failures = [
+        [label if isinstance(label, int) else str(label), row.exception, row.message, row.traceback]
+        for label, row in zip(failed.index.tolist(), failed.itertuples())
+    ]
+    return result, failures
+
+
+def run_windows(windows, start, sink, call, func, *, errors, progress_bar, pool_options, options):
+    """Runs every window from row ``start`` on through ``call`` into ``sink``; returns the failures."""
+    failures = []
+    with _pool(**pool_options) as pool:
+        for window in read_ahead(windows(start)):
+            result, failed = _run_window(call, window, func, errors, dict(options, pool=pool))
+            sink.add(window, result, failed)
+            failures += failed
+            if progress_bar is not None:
+                progress_bar.update(window.end - window.begin)
+    return failures
+
+
+def open_journal(target: OutputTarget, fingerprint: dict, resume: bool) -> Journal:
+    if resume:
+        journal = Journal.open(target.path, fingerprint)
+        if journal is not None:
+            return journal
+    return Journal.create(target.path, fingerprint)
+
+
+def run_to_file(
+    windows, rows, target, fingerprint, call, func, *, resume, errors, progress, pool_options, options
+):
+    """The job with ``output=``: returns a FileJobSummary."""
+    from ..progress import make_progress
+
+    started = time.perf_counter()
+    journal = open_journal(target, fingerprint, resume)
+    resumed = journal.rows
+    sink = FileSink(target, journal)
+    if not journal.done:
+        bar = make_progress(progress, rows)
+        if bar is not None:
+            bar.update(resumed)
+        try:
+            run_windows(
+                windows, resumed, sink, call, func,
+                errors=errors, progress_bar=bar, pool_options=pool_options, options=options,
+            )  # fmt: skip
+        finally:
+            if bar is not None:
+                bar.close()
+    sink.finish()
+    failures = journal.failures
+    return FileJobSummary(
+        path=target.path,
+        rows=journal.rows,
+        failures=len(failures),
+        wall=time.perf_counter() - started,
+        resumed_rows=resumed,
+        failed=journal_failures_frame(failures) if errors == "collect" else None,
+    )
+
+
+def run_in_memory(windows, kind, rows, call, func, *, errors, progress, pool_options, options):
+    """The job without ``output=``: the result as ``kind``, and the failures for ``"collect"``."""
+    from ..progress import make_progress
+
+    sink = MemorySink(kind)
+    bar = make_progress(progress, rows)
+    try:
+        failures = run_windows(
+            windows, 0, sink, call, func,
+            errors=errors, progress_bar=bar, pool_options=pool_options, options=options,
+        )  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
+    result = sink.finish()
+    return (result, journal_failures_frame(failures)) if errors == "collect" else result

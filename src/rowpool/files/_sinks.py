@@ -1,0 +1,132 @@
+"""Where a file job's results go, window by window in row order.
+
+``FileSink`` commits each window (its part file, then its journal record) and assembles the output
+at the end; ``MemorySink`` gathers the results and returns them as the input's kind: pandas for
+files and DataFrames, Arrow for Arrow tables and streams, polars for polars frames.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from ._journal import Journal
+from ._output import OutputTarget, writing_error
+from ._windows import Window
+from ._writers import assemble, unified_schema, write_part
+
+RESULT_COLUMN = "result"  # the output column of scalar results (a Series without a name)
+
+
+def result_table(result, window: Window) -> pa.Table:
+    """The results of ``window`` as an Arrow table: the ``keep`` columns, then the result columns
+    (a DataFrame's columns, or one column for a Series), typed by pyarrow from pandas' dtypes."""
+    import pandas as pd
+
+    try:
+        if isinstance(result, pd.DataFrame):
+            table = pa.Table.from_pandas(result, preserve_index=False)
+        else:
+            name = RESULT_COLUMN if result.name is None else str(result.name)
+            table = pa.table({name: pa.Array.from_pandas(result)})
+    except (pa.ArrowException, TypeError, ValueError) as error:
+        raise TypeError(
+            f"the results of rows {window.begin} to {window.end - 1} cannot be stored as a typed "
+            f"column (return values of one type per column, e.g. str or float): {error}"
+        ) from error
+    table = table.replace_schema_metadata(None)
+    if window.keep is None:
+        return table
+    if table.num_rows != window.keep.num_rows:
+        raise ValueError(
+            f"keep= needs one result per row, but rows {window.begin} to {window.end - 1} "
+            f"({window.keep.num_rows} rows) gave {table.num_rows} results"
+        )
+    clash = set(window.keep.column_names) & set(table.column_names)
+    if clash:
+        raise ValueError(f"keep column {sorted(clash)[0]!r} has the name of a result column")
+    return pa.Table.from_arrays(
+        window.keep.columns + table.columns, names=window.keep.column_names + table.column_names
+    )
+
+
+class FileSink:
+    """Results into ``target`` through the journal (see ``_journal`` and ``_writers``)."""
+
+    def __init__(self, target: OutputTarget, journal: Journal):
+        self.target = target
+        self.journal = journal
+
+    def add(self, window: Window, result, failures: list) -> None:
+        written = self.journal.path(self.journal.new_part_name() + ".tmp")
+        try:
+            write_part(result_table(result, window), written)
+        except OSError as error:
+            raise writing_error(error, written) from error
+        self.journal.commit(window.begin, window.end, written, failures)
+
+    def finish(self) -> None:
+        """Assembles the output under its temporary name and moves it into place."""
+        parts = [self.journal.path(p.name) for p in self.journal.parts]
+        try:
+            assemble(parts, self.target.format, self.target.temporary)
+        except OSError as error:
+            self.target.discard()
+            raise writing_error(error, self.target.path) from error
+        except BaseException:
+            self.target.discard()
+            raise
+        self.journal.mark_done()
+        self.target.publish()
+        self.journal.remove()
+
+
+class MemorySink:
+    """Results gathered in memory, returned as ``kind`` (``"pandas"``, ``"arrow"``, ``"polars"``):
+    pandas results concatenated as pandas; Arrow and polars ones as one table (DataFrame results)
+    or one chunked array (scalar results), typed like one output file's columns."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.results: list = []
+        self.frames = False  # the function returned DataFrames
+
+    def add(self, window: Window, result, failures: list) -> None:
+        import pandas as pd
+
+        self.frames = isinstance(result, pd.DataFrame)
+        if self.kind == "pandas":
+            self.results.append(result)
+        else:
+            self.results.append(result_table(result, Window(window.begin, window.end, None, None)))
+
+    def finish(self):
+        """The gathered result (None when there were no rows: the caller answers that case)."""
+        if not self.results:
+            return None
+        if self.kind == "pandas":
+            import pandas as pd
+
+            return pd.concat(self.results)
+        schema = unified_schema([t.schema for t in self.results])
+        table = pa.concat_tables([t.cast(schema) for t in self.results])
+        result = table if self.frames else table.column(0)
+        if self.kind == "polars":
+            import polars as pl
+
+            return pl.from_arrow(result)
+        return result
+
+
+def journal_failures_frame(failures: list):
+    """The failures DataFrame of ``errors="collect"`` from journal records: indexed by row
+    position, with the exception type, message and traceback."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "exception": [f[1] for f in failures],
+            "message": [f[2] for f in failures],
+            "traceback": [f[3] for f in failures],
+        },
+        index=pd.Index([f[0] for f in failures], dtype="int64"),
+    )

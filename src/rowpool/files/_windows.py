@@ -1,0 +1,152 @@
+"""Windows: consecutive row ranges of a source, the unit a file job runs and commits.
+
+A window is a pandas DataFrame of the rows (what ``func`` sees, typed as ``pandas.read_parquet``
+or ``read_csv`` would type the whole file, labelled by row position -- or by the index the file's
+pandas metadata stores) plus the ``keep`` columns as Arrow, copied to the output untouched. Windows
+are cut when their Arrow size reaches ``window_bytes``; a read-ahead thread prepares the next
+window while workers run the current one, so at most ``READ_AHEAD`` windows wait ready.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from ._writers import row_bytes_guess
+
+READ_AHEAD = 1
+MAX_BATCH_ROWS = 1 << 16
+
+
+@dataclass
+class Window:
+    """Rows [begin, end) of the input: ``frame`` for ``func``, ``keep`` (Arrow) for the output."""
+
+    begin: int
+    end: int
+    frame: object  # pandas.DataFrame
+    keep: pa.Table | None
+
+
+def pandas_index(schema: pa.Schema) -> tuple[list[str], dict | None]:
+    """From the pandas metadata of ``schema``: the columns that hold the stored index, and the
+    stored RangeIndex (start, step) when the index was a range."""
+    metadata = schema.pandas_metadata or {}
+    stored = metadata.get("index_columns", [])
+    columns = [c for c in stored if isinstance(c, str) and schema.get_field_index(c) >= 0]
+    ranges = [c for c in stored if isinstance(c, dict) and c.get("kind") == "range"]
+    return columns, (ranges[0] if ranges and not columns else None)
+
+
+class ArrowWindows:
+    """Windows of an Arrow source (files, tables, streams)."""
+
+    def __init__(self, source, func_names: list[str], keep: list[str], window_bytes: int):
+        self.source = source
+        self.keep = keep
+        self.index_columns, self.range_index = pandas_index(source.schema)
+        self.frame_names = func_names + [c for c in self.index_columns if c not in func_names]
+        self.window_bytes = window_bytes
+        guess = row_bytes_guess(source.schema)
+        self.batch_rows = max(1, min(MAX_BATCH_ROWS, window_bytes // 8 // guess))
+
+    def frame(self, table: pa.Table, begin: int):
+        import pandas as pd
+
+        frame = table.select(self.frame_names).to_pandas()
+        if not self.index_columns:
+            start, step = 0, 1
+            if self.range_index is not None:
+                start, step = self.range_index.get("start", 0), self.range_index.get("step", 1)
+            name = self.range_index.get("name") if self.range_index is not None else None
+            first = start + begin * step
+            frame.index = pd.RangeIndex(first, first + len(frame) * step, step, name=name)
+        return frame
+
+    def _window(self, batches: list[pa.RecordBatch], begin: int) -> Window:
+        table = pa.Table.from_batches(batches, schema=self.source.schema)
+        keep = table.select(self.keep).replace_schema_metadata(None) if self.keep else None
+        return Window(begin, begin + table.num_rows, self.frame(table, begin), keep)
+
+    def __call__(self, start: int) -> Iterator[Window]:
+        pending, size, begin = [], 0, start
+        for batch in self.source.batches(start, self.batch_rows):
+            pending.append(batch)
+            size += batch.nbytes
+            if size >= self.window_bytes:
+                window = self._window(pending, begin)
+                yield window
+                pending, size, begin = [], 0, window.end
+        if pending or begin == start == 0:  # an empty input is one empty window
+            yield self._window(pending, begin)
+
+
+class FrameWindows:
+    """Windows of an in-memory pandas DataFrame: row slices (views), no conversion."""
+
+    def __init__(self, frame, func_names: list[str] | None, keep: list[str], window_bytes: int):
+        self.frame = frame if func_names is None else frame[func_names]
+        self.keep_frame = frame[keep] if keep else None
+        self.rows = len(frame)
+        per_row = max(1, int(frame.memory_usage(deep=False).sum()) // max(1, len(frame)))
+        self.window_rows = max(1, window_bytes // per_row)
+
+    def __call__(self, start: int) -> Iterator[Window]:
+        if self.rows == 0:
+            yield Window(0, 0, self.frame, self._keep(0, 0))
+        for begin in range(start, self.rows, self.window_rows):
+            end = min(self.rows, begin + self.window_rows)
+            yield Window(begin, end, self.frame.iloc[begin:end], self._keep(begin, end))
+
+    def _keep(self, begin: int, end: int) -> pa.Table | None:
+        if self.keep_frame is None:
+            return None
+        keep = pa.Table.from_pandas(self.keep_frame.iloc[begin:end], preserve_index=False)
+        return keep.replace_schema_metadata(None)
+
+
+_DONE = object()
+
+
+def read_ahead(windows: Iterator[Window], depth: int = READ_AHEAD) -> Iterator[Window]:
+    """``windows``, produced on a thread up to ``depth`` ahead of the consumer. An error in the
+    thread is raised in the consumer; closing the iterator stops the thread."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for window in windows:
+                while not stop.is_set():
+                    try:
+                        ready.put(window, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(_DONE)
+        except BaseException as error:  # handed over to the consumer, raised there
+            ready.put(error)
+
+    thread = threading.Thread(target=produce, name="rowpool-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                ready.get_nowait()  # unblocks a producer waiting to put
+            except queue.Empty:
+                thread.join(0.05)
