@@ -65,9 +65,8 @@ Process Process::spawn(const std::vector<std::string>& argv, const std::vector<i
   for (std::size_t i = 0; i < inherit_fds.size(); ++i) {
     UniqueFd copy(::fcntl(inherit_fds[i], F_DUPFD_CLOEXEC, first_unlisted));
     if (!copy.valid()) throw SystemError("fcntl(F_DUPFD_CLOEXEC)", errno);
-    if (int rc =
-            posix_spawn_file_actions_adddup2(&setup.actions, copy.get(),
-                                             kFirstInheritedFd + static_cast<int>(i)))
+    if (int rc = posix_spawn_file_actions_adddup2(&setup.actions, copy.get(),
+                                                  kFirstInheritedFd + static_cast<int>(i)))
       throw SystemError("posix_spawn_file_actions_adddup2", rc);
     copies.push_back(std::move(copy));
   }

@@ -22,9 +22,9 @@ struct ExitStatus {
 class Process {
  public:
   // posix_spawn of argv[0] (a path) with the parent's environment. The child sees
-  // `inherit_fds[i]` as fd kFirstInheritedFd + i; apart from stdin/stdout/stderr no other fd is open in it, even
-  // one the parent left inheritable. The child gets its own process group, so a terminal's Ctrl-C
-  // reaches only the parent, which then ends its workers itself.
+  // `inherit_fds[i]` as fd kFirstInheritedFd + i; apart from stdin/stdout/stderr no other fd is
+  // open in it, even one the parent left inheritable. The child gets its own process group, so a
+  // terminal's Ctrl-C reaches only the parent, which then ends its workers itself.
   static Process spawn(const std::vector<std::string>& argv, const std::vector<int>& inherit_fds);
 
   Process(Process&&) noexcept = default;

@@ -32,8 +32,8 @@ class Supervisor {
 
   // Spawns `argv` + ["--queue-fd", N] where N is the worker's end of a new queue. The worker
   // inherits `shared_fds[i]` (e.g. the arena segment, kSegmentFd) as fd kFirstInheritedFd + i and
-  // its queue as N = kFirstInheritedFd + shared_fds.size(); no other fd above stderr. Returns the new worker's id (never
-  // reused).
+  // its queue as N = kFirstInheritedFd + shared_fds.size(); no other fd above stderr. Returns the
+  // new worker's id (never reused).
   std::uint64_t spawn(const std::vector<std::string>& argv, const std::vector<int>& shared_fds);
 
   void send(std::uint64_t worker, const MessageHeader& header, const void* payload,

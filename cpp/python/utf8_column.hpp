@@ -3,7 +3,7 @@
 // pyarrow. Borrowed buffers (views into the arena), read once with the GIL held.
 #pragma once
 
-#include <Python.h>
+#include <nanobind/nanobind.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -11,9 +11,9 @@
 namespace rowpool::python {
 
 // A new list of `rows` values: str decoded from data[offsets[i]:offsets[i+1]] where valid[i], else
-// `missing` (a new reference each). Null with an error set when an offset is out of bounds or the
+// `missing`. Raises (nb::python_error / nb::value_error) when an offset is out of bounds or the
 // bytes are not UTF-8.
-PyObject* utf8_values(const std::int64_t* offsets, const std::uint8_t* valid, const char* data,
-                      std::size_t data_bytes, std::size_t rows, PyObject* missing);
+nanobind::list utf8_values(const std::int64_t* offsets, const std::uint8_t* valid, const char* data,
+                           std::size_t data_bytes, std::size_t rows, nanobind::handle missing);
 
 }  // namespace rowpool::python
