@@ -15,6 +15,7 @@ import sys
 from .errors import (
     BudgetExceeded,
     EngineError,
+    InputError,
     RowError,
     RowpoolError,
     RowTimeout,
@@ -42,6 +43,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BudgetExceeded",
     "EngineError",
+    "InputError",
     "Pool",
     "RowError",
     "RowTimeout",

@@ -15,11 +15,12 @@ committed, and rows already committed do not run again.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from dataclasses import dataclass
 
 from ._journal import Journal
-from ._output import OutputTarget
+from ._output import OutputTarget, output_rows
 from ._sinks import FileSink, MemorySink, journal_failures_frame
 from ._windows import read_ahead
 
@@ -99,11 +100,15 @@ def run_windows(windows, start, sink, call, func, *, errors, progress_bar, pool_
     return failures
 
 
-def open_journal(target: OutputTarget, fingerprint: dict, resume: bool) -> Journal:
+def open_journal(target: OutputTarget, fingerprint: dict, resume: bool) -> Journal | None:
+    """The journal to continue (``resume``) or a new one; None when resuming a job whose output
+    is complete (it exists and has no journal left)."""
     if resume:
         journal = Journal.open(target.path, fingerprint)
         if journal is not None:
             return journal
+        if os.path.exists(target.path):
+            return None
     return Journal.create(target.path, fingerprint)
 
 
@@ -115,6 +120,9 @@ def run_to_file(
 
     started = time.perf_counter()
     journal = open_journal(target, fingerprint, resume)
+    if journal is None:
+        rows = output_rows(target)
+        return FileJobSummary(target.path, rows, 0, time.perf_counter() - started, resumed_rows=rows)
     resumed = journal.rows
     sink = FileSink(target, journal)
     if not journal.done:

@@ -107,3 +107,19 @@ def writing_error(error: OSError, path: str) -> OSError:
         text = str(error)
         code = errno.ENOSPC if "No space left" in text else errno.EIO
     return OSError(code, f"writing {path} failed: {os.strerror(code)} ({error})", path)
+
+
+def output_rows(target: OutputTarget) -> int:
+    """The rows of a complete output file (read from its metadata; a CSV file is counted)."""
+    import pyarrow as pa
+
+    if target.format == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(target.path).num_rows
+    if target.format == "ipc":
+        with pa.ipc.open_file(pa.memory_map(target.path)) as reader:
+            return sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+    import pyarrow.csv as csv
+
+    return sum(batch.num_rows for batch in csv.open_csv(target.path))
