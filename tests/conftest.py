@@ -159,6 +159,19 @@ def _no_leaks_after_test():
         pytest.fail(f"the test left {len(opened_here)} Pool(s) open: {opened_here}", pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def _rows_in_workers(request, monkeypatch):
+    """Every row runs in a worker, as the tests were written for, unless the test is marked
+    ``tiny_jobs_in_process``: most tests use small frames, which rowpool would otherwise run in the
+    calling process (and a func that crashes its process would take pytest with it). Marked tests
+    start from the first guess of the budget, ``_local.START_SECONDS``."""
+    from rowpool import _local
+
+    monkeypatch.setattr(_local, "_starts", [])  # no test's budget depends on an earlier test
+    if request.node.get_closest_marker("tiny_jobs_in_process") is None:
+        monkeypatch.setattr(_local, "start_seconds", lambda: 0.0)
+
+
 @pytest.fixture(scope="module")
 def pool():
     """A two-worker Pool shared by a module's tests (closed at module end)."""

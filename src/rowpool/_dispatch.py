@@ -68,8 +68,12 @@ class Dispatcher:
         retries: int = 2,
         timeout: float | None = None,
         max_worker_memory: int | None = None,
+        first_row: int = 0,
     ):
+        """``first_row``: rows before it are already done (in the calling process, see _local)."""
         self.pool = pool
+        self.first_row = first_row
+        self.first_started: float | None = None  # when a worker started the job's first chunk
         self.source = source
         self.spec = spec
         self.payload = payload
@@ -88,7 +92,7 @@ class Dispatcher:
         self.chunk_ids = 0
         per_chunk = pool.arena.capacity // (PREFETCH * pool.workers + 1)
         self.scheduler = _core.Scheduler(
-            source.rows,
+            source.rows - first_row,
             pool.workers,
             fixed_rows=fixed_rows,
             max_rows=max(1, per_chunk // (source.estimated_row_bytes() + RESULT_BYTES_PER_ROW)),
@@ -110,7 +114,8 @@ class Dispatcher:
                 self.handle(event)
             if self.memory_watch.due():
                 self.check_memory()
-        if not self.stopping and (self.pending or self.scheduler.dispatched_rows < self.source.rows):
+        undispatched = self.scheduler.dispatched_rows < self.source.rows - self.first_row
+        if not self.stopping and (self.pending or undispatched):
             raise EngineError("rowpool stopped before every row was dispatched (no live worker)")
         return self.outcomes
 
@@ -130,7 +135,7 @@ class Dispatcher:
         if self.pending:
             return self.pending.popleft()
         chunk = self.scheduler.next()
-        return None if chunk is None else Range(chunk.begin, chunk.end)
+        return None if chunk is None else Range(self.first_row + chunk.begin, self.first_row + chunk.end)
 
     def idle_workers(self) -> list[int]:
         return [w for w, s in self.workers.items() if len(s.queue) < PREFETCH and not s.retiring]
@@ -200,6 +205,8 @@ class Dispatcher:
         if kind == _protocol.STARTED:
             state = self.workers[worker]
             state.running, state.started = tag, time.monotonic()
+            if self.first_started is None:
+                self.first_started = state.started
             state.loaded = True
             self.load_deaths = 0
         elif kind == _protocol.RESULT:

@@ -46,24 +46,35 @@ def decode_chunk(memory: np.ndarray, offset: int, layout: list, width: int) -> C
     buffers = _codec.unpack(memory, offset)
     index = pickle.loads(buffers[0])
     rows = len(index)
+    parts = [_decode_part(buffer, entry, rows) for buffer, entry in zip(buffers[1:], layout)]
+    return build_chunk(index, parts, layout, width)
+
+
+def _decode_part(buffer: np.ndarray, entry: tuple, rows: int):
+    kind, dtype, positions, rows_major = entry
+    if kind == "pickle":
+        return pickle.loads(buffer)
+    if kind == "raw":
+        return buffer.view(dtype)
+    if kind == "utf8":
+        return Utf8Column.from_buffer(buffer, rows)
+    values = buffer.view(dtype).reshape((rows, len(positions)) if rows_major else (len(positions), rows))
+    return values if rows_major else values.T
+
+
+def build_chunk(index, parts: list, layout: list, width: int) -> Chunk:
+    """The Chunk of decoded ``parts``, one per layout entry: the column (a numpy array, the
+    unpickled values or a Utf8Column), or for a block its (rows, columns) array."""
     arrays: list = [None] * width
     whole = None
-    for buffer, (kind, dtype, positions, rows_major) in zip(buffers[1:], layout):
-        if kind == "pickle":
-            arrays[positions[0]] = pickle.loads(buffer)
-        elif kind == "raw":
-            arrays[positions[0]] = buffer.view(dtype)
-        elif kind == "utf8":
-            arrays[positions[0]] = Utf8Column.from_buffer(buffer, rows)
-        else:
-            values = buffer.view(dtype).reshape(
-                (rows, len(positions)) if rows_major else (len(positions), rows)
-            )
-            by_row = values if rows_major else values.T
-            for i, j in enumerate(positions):
-                arrays[j] = by_row[:, i]
-            if positions == tuple(range(width)):
-                whole = by_row
+    for part, (kind, _dtype, positions, _rows_major) in zip(parts, layout):
+        if kind != "block":
+            arrays[positions[0]] = part
+            continue
+        for i, j in enumerate(positions):
+            arrays[j] = part[:, i]
+        if positions == tuple(range(width)):
+            whole = part
     return Chunk(index, arrays, whole)
 
 
@@ -162,6 +173,22 @@ class RowSource:
             return self._frame.iloc[pos].copy()
         values = self._matrix[pos]
         return pd.Series(values, index=self.columns, dtype=values.dtype, name=self.labels[pos], copy=True)
+
+
+def run_rows(context: JobContext, chunk: Chunk, progress=None) -> tuple:
+    """Calls the job's function once per row of ``chunk``, stopping at the first failure when
+    ``errors="raise"`` (see ``_core.run_rows``, which also updates the ``progress`` slot):
+    (result kind, data, numpy_scalars, [(position, exception)])."""
+    spec = context.spec
+    return _core.run_rows(
+        spec.func,
+        _core.RowBatch(RowSource(context, chunk)),
+        tuple(spec.args),
+        spec.kwargs or None,
+        spec.errors == "raise",
+        spec.row_type == "series",
+        progress,
+    )
 
 
 def chunk_frame(context: JobContext, chunk: Chunk):

@@ -42,14 +42,15 @@ class JobSpec:
         import pandas as pd
 
         columns = table.frame.columns
+        labels = columns.tolist()  # one pass: iterating an Arrow-backed Index label by label is slow
         shadowed = frozenset(dir(pd.Series))
         return cls(
             func=func,
             mode=mode,
-            labels=list(columns),
+            labels=labels,
             column_index=pickle.dumps(columns, protocol=5),
             attribute_labels=frozenset(
-                label for label in columns if isinstance(label, str) and label not in shadowed
+                label for label in labels if isinstance(label, str) and label not in shadowed
             ),
             layout=table.layout,
             row_dtype=table.row_dtype if mode == "rows" else None,

@@ -162,3 +162,18 @@ class InputTable:
             else:
                 parts.append(source[begin:end])
         return parts
+
+    def local_chunk(self, begin: int, end: int):
+        """Rows [begin, end) as the Chunk a worker would decode from ``chunk_parts``, built in this
+        process from views of the frame (nothing pickled or copied but str columns' buffers)."""
+        from ._rows import Utf8Column, build_chunk
+
+        parts = []
+        for (kind, _dtype, _cols, rows_major), source in zip(self.layout, self._sources):
+            if kind == "utf8":
+                parts.append(Utf8Column.from_buffer(_utf8_part(source, begin, end), end - begin))
+            elif kind == "block" and not rows_major:
+                parts.append(source[:, begin:end].T)
+            else:
+                parts.append(source[begin:end])
+        return build_chunk(self._index_slice(begin, end), parts, self.layout, self.width)

@@ -21,7 +21,7 @@ import traceback
 
 from . import _core, _protocol
 from ._deferred_imports import DeferringFinder
-from ._rows import JobContext, RowSource, chunk_frame, decode_chunk
+from ._rows import JobContext, chunk_frame, decode_chunk, run_rows
 
 
 def _describe(exc: BaseException) -> tuple:
@@ -164,17 +164,7 @@ class Worker:
             self.queue.send(_protocol.RESULT, 0, chunk_id, len(result), elapsed_ns, result)
 
     def run_rows(self, chunk, progress):
-        spec = self.context.spec
-        batch = _core.RowBatch(RowSource(self.context, chunk))
-        kind, data, numpy_scalars, failures = _core.run_rows(
-            spec.func,
-            batch,
-            tuple(spec.args),
-            spec.kwargs or None,
-            spec.errors == "raise",
-            spec.row_type == "series",
-            progress,
-        )
+        kind, data, numpy_scalars, failures = run_rows(self.context, chunk, progress)
         return kind, data, numpy_scalars, [(pos,) + _describe(exc) for pos, exc in failures]
 
     def run_batch(self, chunk):

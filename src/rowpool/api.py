@@ -4,11 +4,13 @@ worker starts; the work happens in a Pool (a temporary one unless ``pool=`` is g
 from __future__ import annotations
 
 import contextlib
+import time
 
 import pandas as pd
 
 from . import _results
 from ._dispatch import Dispatcher
+from ._local import LocalRun, check_in_process, in_process_budget, record_start
 from ._spec import JobSpec, encode_spec
 from ._table import InputTable
 from .errors import make_row_error
@@ -87,38 +89,83 @@ def _sigterm_interrupts():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _run(table, spec, *, pool, workers, chunk_rows, progress, timeout, retries, max_worker_memory=None):
-    # An unpicklable func raises SerializationError before any worker starts. Rows with a timeout
-    # must not pay for an import, so their workers import everything before the first row.
+def _run(
+    table,
+    spec,
+    *,
+    pool,
+    workers,
+    chunk_rows,
+    progress,
+    timeout,
+    retries,
+    max_worker_memory=None,
+    in_process=None,
+):
+    # An unpicklable func raises SerializationError before any row runs, wherever rows run. Rows
+    # with a timeout must not pay for an import, so their workers import everything first.
     payload = encode_spec(spec, defer_imports=timeout is None)
     bar = make_progress(progress, table.rows)
+    budget = in_process_budget(in_process, pool=pool, timeout=timeout, max_worker_memory=max_worker_memory)
+    local = LocalRun(table, spec, budget=budget, fixed_rows=chunk_rows or 0, progress=bar)
     try:
-        with _pool_for(pool, workers, max_worker_memory) as active:
-            run = Dispatcher(
-                active,
-                table,
-                spec,
-                fixed_rows=chunk_rows or 0,
-                progress=bar,
-                payload=payload,
-                retries=retries,
-                timeout=timeout,
-                max_worker_memory=active.max_worker_memory
-                if max_worker_memory is None
-                else max_worker_memory,
+        with _sigterm_interrupts():
+            local.run()
+        outcomes = local.outcomes
+        if not local.done:
+            outcomes.update(
+                _run_in_workers(
+                    table,
+                    spec,
+                    pool=pool,
+                    workers=workers,
+                    chunk_rows=chunk_rows,
+                    progress=bar,
+                    payload=payload,
+                    timeout=timeout,
+                    retries=retries,
+                    max_worker_memory=max_worker_memory,
+                    local=local,
+                )
             )
-            try:
-                with _sigterm_interrupts():
-                    outcomes = run.run()
-            except BaseException:
-                active.abort()
-                raise
     finally:
         if bar is not None:
             bar.close()
     return [
         (begin, end, outcomes[begin][1]) for begin, end in sorted((b, e) for b, (e, _) in outcomes.items())
     ]
+
+
+def _run_in_workers(
+    table, spec, *, pool, workers, chunk_rows, progress, payload, local, timeout, retries, max_worker_memory
+):
+    """Runs the rows ``local`` left (all when it ran none) on the pool's workers: their outcomes.
+    A temporary pool's start is measured: it sets the budget of later jobs in the calling process."""
+    created = time.monotonic()
+    with _pool_for(pool, workers, max_worker_memory) as active:
+        run = Dispatcher(
+            active,
+            table,
+            spec,
+            fixed_rows=chunk_rows or 0,
+            progress=progress,
+            payload=payload,
+            max_worker_memory=active.max_worker_memory if max_worker_memory is None else max_worker_memory,
+            first_row=local.next_row,
+            timeout=timeout,
+            retries=retries,
+        )
+        if local.next_row:  # the rows run here size the workers' first chunks
+            run.scheduler.record(local.next_row, local.seconds)
+        try:
+            with _sigterm_interrupts():
+                outcomes = run.run()
+        except BaseException:
+            active.abort()
+            raise
+    if pool is None and run.first_started is not None:
+        record_start(run.first_started - created)
+    return outcomes
 
 
 def _failures(chunks, index):
@@ -239,6 +286,7 @@ def apply(
     max_memory="1GB",
     resume=False,
     overwrite=False,
+    in_process=None,
 ):
     """Parallel ``df.apply(func, axis=1)``: the same result, computed on ``workers`` processes.
 
@@ -264,6 +312,13 @@ def apply(
     it between chunks, and stops one passing it mid-chunk like a crashed worker, so a row that blows
     up memory is reported as ``WorkerLost`` instead of exhausting the machine.
 
+    ``in_process``: ``None`` (default) runs a job whose measured serial cost stays below what
+    starting workers costs in the calling process (without ``pool=``, ``timeout`` and
+    ``max_worker_memory``): the first rows run here and, once their cost projected over the job
+    passes that, the rest go to workers; ``func`` still runs once per row. ``False`` runs every row
+    in a worker (isolating the caller from a ``func`` that crashes its process), ``True`` every row
+    in the calling process (e.g. to debug ``func``).
+
     Data larger than memory (see ``rowpool.files``): ``df`` may also be the path of a Parquet,
     CSV (also .gz) or Arrow IPC file, a directory or glob of Parquet files, a pyarrow Table,
     RecordBatchReader or Dataset, or a polars DataFrame; it is read in windows within
@@ -280,6 +335,7 @@ def apply(
         df = df[list(columns)]
     _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
     _check_recovery(timeout, retries, max_worker_memory)
+    check_in_process(in_process, timeout=timeout, max_worker_memory=max_worker_memory)
     if row_type not in ROW_TYPES:
         raise ValueError(f"row_type must be one of {ROW_TYPES}, got {row_type!r}")
     workers = _check_workers(workers) if pool is None else pool.workers
@@ -302,6 +358,7 @@ def apply(
         timeout=timeout,
         retries=retries,
         max_worker_memory=max_worker_memory,
+        in_process=in_process,
     )
 
 
@@ -325,6 +382,7 @@ def map_batches(
     max_memory="1GB",
     resume=False,
     overwrite=False,
+    in_process=None,
 ):
     """Calls ``func(chunk, *args, **kwargs)`` on consecutive row chunks of ``df`` in parallel.
 
@@ -333,7 +391,7 @@ def map_batches(
     DataFrames with ``pandas.concat``; 1-D arrays with one value per row into a Series on
     ``df.index``; anything else into a Series with one value per chunk. A chunk whose worker dies
     is re-run up to ``retries`` times; ``timeout`` is in seconds per row of a chunk;
-    ``max_worker_memory`` as in :func:`apply`.
+    ``max_worker_memory`` and ``in_process`` as in :func:`apply`.
 
     Files, Arrow and polars sources, ``output``, ``columns``, ``keep``, ``max_memory``, ``resume``
     and ``overwrite`` as in :func:`apply`; with ``output=`` or ``keep=``, ``func`` must return one
@@ -345,6 +403,7 @@ def map_batches(
         df = df[list(columns)]
     _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
     _check_recovery(timeout, retries, max_worker_memory)
+    check_in_process(in_process, timeout=timeout, max_worker_memory=max_worker_memory)
     workers = _check_workers(workers) if pool is None else pool.workers
     table = InputTable(df)
     spec = JobSpec.for_table(
@@ -363,4 +422,5 @@ def map_batches(
         timeout=timeout,
         retries=retries,
         max_worker_memory=max_worker_memory,
+        in_process=in_process,
     )

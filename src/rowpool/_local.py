@@ -1,0 +1,147 @@
+"""Tiny jobs in the calling process.
+
+Starting a temporary pool's workers (fresh interpreters) costs a fraction of a second, more on a
+busy machine: each start is measured (``record_start``), and a job whose serial cost is below what
+recent starts cost finishes sooner without them. The cost is measured, not guessed: the
+first rows run here, in pieces that grow while their measured cost, projected over the whole job,
+stays within the budget. Once the projection passes it, the rows not run yet go to workers: every
+row still runs exactly once. Rows are built from the same Chunk and by the same C++ row loop as in a
+worker, so results, dtypes and failure records are the same.
+
+Nothing runs here with ``pool=`` (the caller chose warm workers), ``timeout=`` or
+``max_worker_memory=`` (only a worker can be stopped), or ``in_process=False``. A row that crashes
+the interpreter (segfault, ``os._exit``) takes the calling process with it; ``in_process=False``
+keeps every row in a worker.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from . import _protocol
+from ._rows import JobContext, run_rows
+from ._worker import _describe
+
+START_SECONDS = 0.2  # what starting a temporary pool's workers costs, until a start was measured
+MEASURED_STARTS = 5  # the budget is the median of this many recent starts
+PROBE_SECONDS = 0.01  # rows run here before their projected cost can send the rest to workers
+PIECE_SECONDS = 0.02  # then pieces this long: the projection is checked again after each
+MAX_GROWTH = 4  # a piece is at most this many times longer (in rows) than the one before
+
+
+def check_in_process(in_process, *, timeout, max_worker_memory) -> None:
+    """Raises TypeError/ValueError for a bad ``in_process`` argument."""
+    if in_process is not None and not isinstance(in_process, bool):
+        raise TypeError(f"in_process must be True, False or None, not {type(in_process).__name__}")
+    if in_process and (timeout is not None or max_worker_memory is not None):
+        raise ValueError(
+            "in_process=True cannot enforce timeout or max_worker_memory (only a worker can be stopped)"
+        )
+
+
+_starts: list[float] = []  # seconds from creating a temporary pool to its first worker's first row
+
+
+def record_start(seconds: float) -> None:
+    """Records what starting a temporary pool's workers cost (see ``start_seconds``)."""
+    _starts.append(seconds)
+    del _starts[:-MEASURED_STARTS]
+
+
+def start_seconds() -> float:
+    """What starting a temporary pool's workers costs in this process: the median of the recent
+    starts, else the first guess ``START_SECONDS``."""
+    if not _starts:
+        return START_SECONDS
+    return sorted(_starts)[len(_starts) // 2]
+
+
+def in_process_budget(in_process, *, pool, timeout, max_worker_memory) -> float:
+    """Seconds of serial work the job may spend in the calling process (0: none, inf: all)."""
+    if in_process is not None:
+        return math.inf if in_process else 0.0
+    if pool is not None or timeout is not None or max_worker_memory is not None:
+        return 0.0
+    return start_seconds()
+
+
+def _chunk_view(frame, begin: int, end: int):
+    """Rows [begin, end) of the caller's frame for ``func``; a copy unless copy-on-write protects
+    the caller's frame from a ``func`` that writes into its chunk (pandas 2 without the option)."""
+    import pandas as pd
+
+    chunk = frame.iloc[begin:end]
+    copy_on_write = int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
+    return chunk if copy_on_write else chunk.copy()
+
+
+class LocalRun:
+    """Runs the first rows of a job in this process while its projected serial cost stays within
+    ``budget`` seconds. ``outcomes`` holds the results in the workers' format (first row ->
+    (end row, outcome)); ``next_row`` is the first row left to workers (none when ``done``)."""
+
+    def __init__(self, table, spec, *, budget: float, fixed_rows: int, progress):
+        self.table = table
+        self.spec = spec
+        self.budget = budget
+        self.fixed_rows = fixed_rows
+        self.progress = progress
+        self.outcomes: dict[int, tuple] = {}
+        self.next_row = 0
+        self.seconds = 0.0  # spent running rows here
+        self.failed = False  # a row failed under errors="raise": no row is left to run
+
+    @property
+    def done(self) -> bool:
+        return self.failed or self.next_row >= self.table.rows
+
+    def run(self) -> None:
+        if self.budget <= 0:
+            return
+        context = JobContext(self.spec)
+        rows = self.table.rows
+        size = self.fixed_rows or 1
+        while self.next_row < rows:
+            begin, end = self.next_row, min(rows, self.next_row + size)
+            piece = self.piece(begin, end)
+            started = time.perf_counter()  # the cost of rows, without the piece's own overhead
+            outcome = self.run_piece(context, piece)
+            self.seconds += time.perf_counter() - started
+            self.outcomes[begin] = (end, outcome)
+            self.next_row = end
+            if self.progress is not None:
+                self.progress.update(end - begin)
+            if outcome[3] and self.spec.errors == "raise":
+                self.failed = True
+                return
+            per_row = self.seconds / end
+            if self.seconds >= PROBE_SECONDS and self.seconds + per_row * (rows - end) > self.budget:
+                return
+            if not self.fixed_rows:
+                target = PROBE_SECONDS - self.seconds if self.seconds < PROBE_SECONDS else PIECE_SECONDS
+                fitting = int(target / per_row) if per_row > 0 else MAX_GROWTH * size
+                size = max(1, min(MAX_GROWTH * size, fitting))
+
+    def piece(self, begin: int, end: int):
+        """Rows [begin, end) as ``func`` takes them: a Chunk of rows, or a DataFrame for batches."""
+        if self.spec.mode == "batches":
+            return _chunk_view(self.table.frame, begin, end)
+        return self.table.local_chunk(begin, end)
+
+    def run_piece(self, context: JobContext, piece) -> tuple:
+        """Runs ``func`` over a piece: (kind, data, numpy_scalars, failure records). An exception
+        that is no Exception (KeyboardInterrupt, SystemExit) is not a row's failure: it
+        propagates."""
+        if self.spec.mode == "batches":
+            spec = self.spec
+            try:
+                value = spec.func(piece, *spec.args, **spec.kwargs)
+            except Exception as exc:  # noqa: BLE001 - recorded like a worker's failure
+                return _protocol.ResultKind.OBJECT, [None], True, [(0,) + _describe(exc)]
+            return _protocol.ResultKind.OBJECT, [value], False, []
+        kind, data, numpy_scalars, failures = run_rows(context, piece)
+        for _position, exc in failures:
+            if not isinstance(exc, Exception):
+                raise exc
+        return kind, data, numpy_scalars, [(pos,) + _describe(exc) for pos, exc in failures]
