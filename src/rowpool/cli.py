@@ -1,5 +1,6 @@
 """Command line: ``rowpool demo`` generates a table, runs a row function over it on all cores and
-prints the wall time, rows/s and the peak memory of all processes (the sum of their PSS)."""
+prints the wall time, rows/s and the peak memory of all processes (the sum of their PSS);
+``rowpool run SRC MODULE:FUNC -o OUT`` runs a function over a file (see ``rowpool.files._cli``)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument(
         "--check-rows", type=int, default=50_000, help="rows compared against serial df.apply"
     )
+    from .files import _cli as run_cli
+
+    run_cli.add_parser(commands)
     options = parser.parse_args(argv)
+    if options.command == "run":
+        return run_cli.run_command(options)
     if options.command == "demo":
         return demo(options.rows, options.workers, options.check_rows)
     return 2  # pragma: no cover - argparse rejects unknown commands
