@@ -15,6 +15,7 @@ import sys
 from .errors import (
     BudgetExceeded,
     EngineError,
+    InitError,
     InputError,
     RowError,
     RowpoolError,
@@ -43,6 +44,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BudgetExceeded",
     "EngineError",
+    "InitError",
     "InputError",
     "Pool",
     "RowError",

@@ -25,7 +25,7 @@ import numpy as np
 from . import _codec, _core, _protocol
 from ._recovery import Ending, Event, Range, failed_outcome, loading_error, poison_error, recover, state_of
 from ._watch import RETIRE_GRACE_MS, TIMEOUT_GRACE_MS, MemoryWatch, deadline
-from .errors import BudgetExceeded, EngineError, QueueClosed, SerializationError
+from .errors import BudgetExceeded, EngineError, InitError, QueueClosed, SerializationError
 
 PREFETCH = 2
 TARGET_CHUNK_SECONDS = 0.25
@@ -215,7 +215,8 @@ class Dispatcher:
                 self.check_retire(worker)
         elif kind == _protocol.JOB_FAILED:
             what, type_name, message, traceback = pickle.loads(payload)
-            error = SerializationError(f"{what}: {type_name}: {message}")
+            kind = InitError if flags & _protocol.INIT_FAILED else SerializationError
+            error = kind(f"{what}: {type_name}: {message}")
             error.worker_traceback = traceback
             if traceback and hasattr(error, "add_note"):
                 error.add_note("Traceback in the worker process:\n" + traceback.rstrip())

@@ -22,6 +22,7 @@ import time
 from . import _protocol
 from ._rows import JobContext, run_rows
 from ._worker import _describe
+from .errors import InitError
 
 START_SECONDS = 0.2  # what starting a temporary pool's workers costs, until a start was measured
 MEASURED_STARTS = 5  # the budget is the median of this many recent starts
@@ -100,6 +101,12 @@ class LocalRun:
         if self.budget <= 0:
             return
         context = JobContext(self.spec)
+        try:
+            context.run_init()
+        except Exception as exc:
+            error = InitError(f"init raised in the calling process: {type(exc).__name__}: {exc}")
+            error.worker_traceback = _describe(exc)[2]
+            raise error from exc
         rows = self.table.rows
         size = self.fixed_rows or 1
         while self.next_row < rows:
@@ -136,7 +143,7 @@ class LocalRun:
         if self.spec.mode == "batches":
             spec = self.spec
             try:
-                value = spec.func(piece, *spec.args, **spec.kwargs)
+                value = spec.func(piece, *context.call_args, **spec.kwargs)
             except Exception as exc:  # noqa: BLE001 - recorded like a worker's failure
                 return _protocol.ResultKind.OBJECT, [None], True, [(0,) + _describe(exc)]
             return _protocol.ResultKind.OBJECT, [value], False, []

@@ -16,7 +16,8 @@ TASK = 2  # payload: TASK_RECORD; tag: chunk id
 # worker -> parent
 RESULT = 10  # tag: chunk id; flags: IN_ARENA or 0; arg0: result bytes; arg1: compute nanoseconds
 STARTED = 12  # tag: chunk id; the worker began it (deadlines count from here)
-JOB_FAILED = 11  # payload: pickled (what, type name, message, traceback); tag: job id
+JOB_FAILED = 11  # payload: pickled (what, type name, message, traceback); tag: job id; flags:
+INIT_FAILED = 1  # ... the job's init raised (else the job could not be unpickled)
 
 IN_ARENA = 1
 

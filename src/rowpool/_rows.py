@@ -103,6 +103,7 @@ class JobContext:
 
     def __init__(self, spec):
         self.spec = spec
+        self.call_args = tuple(spec.args)  # what follows the row (or chunk) in each call of func
         self.width = len(spec.labels)
         labels = spec.labels
         counts: dict = {}
@@ -115,6 +116,12 @@ class JobContext:
             label: j for label, j in self.lookup.items() if j >= 0 and label in spec.attribute_labels
         }
         self._columns = None
+
+    def run_init(self) -> None:
+        """Runs the job's ``init`` (once per process that runs the job): its value becomes the
+        argument after the row (or chunk) in every call of func."""
+        if self.spec.init is not None:
+            self.call_args = (self.spec.init(),) + tuple(self.spec.args)
 
     @property
     def columns(self):
@@ -183,7 +190,7 @@ def run_rows(context: JobContext, chunk: Chunk, progress=None) -> tuple:
     return _core.run_rows(
         spec.func,
         _core.RowBatch(RowSource(context, chunk)),
-        tuple(spec.args),
+        context.call_args,
         spec.kwargs or None,
         spec.errors == "raise",
         spec.row_type == "series",

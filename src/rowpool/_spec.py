@@ -35,6 +35,7 @@ class JobSpec:
     row_type: str = "row"
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    init: Callable | None = None  # run once per worker; its value is func's second argument
 
     @classmethod
     def for_table(cls, table, func, mode: str, **options) -> JobSpec:

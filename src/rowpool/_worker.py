@@ -131,13 +131,23 @@ class Worker:
                 self.imports.active = False
             if not defer_imports:
                 self.imports.load_deferred()
-            self.context = JobContext(spec)
+            context = JobContext(spec)
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
-            self.context = None
-            info = pickle.dumps(
-                ("the function or its arguments could not be unpickled in the worker",) + _describe(exc)[:3]
+            self.job_failed(
+                job_id, 0, "the function or its arguments could not be unpickled in the worker", exc
             )
-            self.queue.send(_protocol.JOB_FAILED, 0, job_id, 0, 0, info)
+            return
+        try:
+            context.run_init()
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+            self.job_failed(job_id, _protocol.INIT_FAILED, "init raised in a worker", exc)
+            return
+        self.context = context
+
+    def job_failed(self, job_id: int, flags: int, what: str, exc: BaseException) -> None:
+        self.context = None
+        info = pickle.dumps((what,) + _describe(exc)[:3])
+        self.queue.send(_protocol.JOB_FAILED, flags, job_id, 0, 0, info)
 
     def run_task(self, chunk_id: int, payload: bytes) -> None:
         if self.context is None:
@@ -170,7 +180,9 @@ class Worker:
     def run_batch(self, chunk):
         spec = self.context.spec
         try:
-            value = spec.func(chunk_frame(self.context, chunk), *spec.args, **(spec.kwargs or {}))
+            value = spec.func(
+                chunk_frame(self.context, chunk), *self.context.call_args, **(spec.kwargs or {})
+            )
         except BaseException as exc:  # noqa: BLE001 - the parent decides what to do with it
             return _protocol.ResultKind.OBJECT, [None], True, [(0,) + _describe(exc)]
         return _protocol.ResultKind.OBJECT, [value], False, []

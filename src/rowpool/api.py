@@ -287,6 +287,7 @@ def apply(
     resume=False,
     overwrite=False,
     in_process=None,
+    init=None,
 ):
     """Parallel ``df.apply(func, axis=1)``: the same result, computed on ``workers`` processes.
 
@@ -319,6 +320,12 @@ def apply(
     in a worker (isolating the caller from a ``func`` that crashes its process), ``True`` every row
     in the calling process (e.g. to debug ``func``).
 
+    ``init``: a callable run once in each worker (and in a replacement worker, and in the calling
+    process when rows run there) before its first row; its return value is passed to ``func`` as
+    the second positional argument, ``func(row, state, *args, **kwargs)``. Use it for big
+    read-only objects (a model, a lookup table): built once per worker and never pickled, instead
+    of shipped with every job inside ``func``. If it raises, :class:`rowpool.InitError`.
+
     Data larger than memory (see ``rowpool.files``): ``df`` may also be the path of a Parquet,
     CSV (also .gz) or Arrow IPC file, a directory or glob of Parquet files, a pyarrow Table,
     RecordBatchReader or Dataset, or a polars DataFrame; it is read in windows within
@@ -336,16 +343,26 @@ def apply(
     _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
     _check_recovery(timeout, retries, max_worker_memory)
     check_in_process(in_process, timeout=timeout, max_worker_memory=max_worker_memory)
+    if init is not None and not callable(init):
+        raise TypeError(f"init must be callable or None, not {type(init).__name__}")
     if row_type not in ROW_TYPES:
         raise ValueError(f"row_type must be one of {ROW_TYPES}, got {row_type!r}")
     workers = _check_workers(workers) if pool is None else pool.workers
     if len(df) == 0 or df.shape[1] == 0:
         # pandas probes func with an empty Series to pick the result shape; do exactly as it does.
-        result = df.apply(func, axis=1, args=tuple(args), **(kwargs or {}))
+        state = () if init is None else (init(),)
+        result = df.apply(func, axis=1, args=state + tuple(args), **(kwargs or {}))
         return (result, _failure_frame([], df.index)) if errors == "collect" else result
     table = InputTable(df, for_rows=True)
     spec = JobSpec.for_table(
-        table, func, "rows", errors=errors, row_type=row_type, args=tuple(args), kwargs=dict(kwargs or {})
+        table,
+        func,
+        "rows",
+        errors=errors,
+        row_type=row_type,
+        args=tuple(args),
+        kwargs=dict(kwargs or {}),
+        init=init,
     )
     return _execute(
         table,
@@ -383,6 +400,7 @@ def map_batches(
     resume=False,
     overwrite=False,
     in_process=None,
+    init=None,
 ):
     """Calls ``func(chunk, *args, **kwargs)`` on consecutive row chunks of ``df`` in parallel.
 
@@ -391,7 +409,8 @@ def map_batches(
     DataFrames with ``pandas.concat``; 1-D arrays with one value per row into a Series on
     ``df.index``; anything else into a Series with one value per chunk. A chunk whose worker dies
     is re-run up to ``retries`` times; ``timeout`` is in seconds per row of a chunk;
-    ``max_worker_memory`` and ``in_process`` as in :func:`apply`.
+    ``max_worker_memory``, ``in_process`` and ``init`` (``func(chunk, state, *args, **kwargs)``) as
+    in :func:`apply`.
 
     Files, Arrow and polars sources, ``output``, ``columns``, ``keep``, ``max_memory``, ``resume``
     and ``overwrite`` as in :func:`apply`; with ``output=`` or ``keep=``, ``func`` must return one
@@ -404,10 +423,12 @@ def map_batches(
     _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
     _check_recovery(timeout, retries, max_worker_memory)
     check_in_process(in_process, timeout=timeout, max_worker_memory=max_worker_memory)
+    if init is not None and not callable(init):
+        raise TypeError(f"init must be callable or None, not {type(init).__name__}")
     workers = _check_workers(workers) if pool is None else pool.workers
     table = InputTable(df)
     spec = JobSpec.for_table(
-        table, func, "batches", errors=errors, args=tuple(args), kwargs=dict(kwargs or {})
+        table, func, "batches", errors=errors, args=tuple(args), kwargs=dict(kwargs or {}), init=init
     )
     if len(df) == 0:
         return _results.assemble_batches([], [], df.index)

@@ -13,6 +13,7 @@ import functools
 __all__ = [
     "BudgetExceeded",
     "EngineError",
+    "InitError",
     "InputError",
     "QueueClosed",
     "RowError",
@@ -64,6 +65,13 @@ class WorkerLost(RowpoolError, RuntimeError):
         self.signal = signal
         self.pid = pid
         self.rows = rows
+
+
+class InitError(RowpoolError, RuntimeError):
+    """The ``init`` callable raised (in a worker, or in the calling process for a job run there).
+    The message names the original exception; ``worker_traceback`` is its formatted traceback."""
+
+    worker_traceback: str = ""
 
 
 class RowTimeout(RowpoolError, TimeoutError):
