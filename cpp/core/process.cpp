@@ -116,12 +116,14 @@ Process::~Process() { kill_and_reap(); }
 std::optional<ExitStatus> Process::try_reap() {
   if (status_ || pid_ < 0) return status_;
   siginfo_t info{};
-  if (::waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED | WNOHANG) != 0) {
+  // WNOWAIT: the exited child stays a zombie, so its pid (and so its process group id) cannot be
+  // reused until the group is killed below.
+  if (::waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
     if (errno == EINTR) return std::nullopt;
     throw SystemError("waitid", errno);
   }
   if (info.si_pid == 0) return std::nullopt;  // still running
-  status_ = decode(info);
+  kill_and_reap();
   return status_;
 }
 
@@ -133,12 +135,10 @@ std::optional<ExitStatus> Process::wait_for(int timeout_ms) {
 
 ExitStatus Process::terminate(int grace_ms) {
   if (auto done = try_reap()) return *done;
-  send_signal(SIGTERM);
+  signal_group(SIGTERM);
   if (auto done = wait_for(grace_ms)) return *done;
-  send_signal(SIGKILL);
-  while (true) {
-    if (auto done = wait_for(-1)) return *done;
-  }
+  kill_and_reap();
+  return *status_;
 }
 
 void Process::send_signal(int signal) const {
@@ -148,9 +148,17 @@ void Process::send_signal(int signal) const {
     throw SystemError("pidfd_send_signal", errno);
 }
 
+void Process::signal_group(int signal) const noexcept {
+  if (status_ || pid_ < 0) return;
+  // The group id is the child's pid, which stays ours until it is reaped. The child itself is
+  // signalled through its pidfd too, in case it moved to another group.
+  ::kill(-pid_, signal);
+  ::syscall(SYS_pidfd_send_signal, pidfd_.get(), signal, nullptr, 0);
+}
+
 void Process::kill_and_reap() noexcept {
   if (pid_ < 0 || status_) return;
-  ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+  signal_group(SIGKILL);  // before the reap, while the group id still names the child's group
   siginfo_t info{};
   while (::waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED) != 0 &&
          errno == EINTR) {

@@ -1,11 +1,14 @@
-// Process: the single owner of one spawned child (its pid and pidfd). The destructor SIGKILLs and
-// reaps a child that is still running, so no code path leaks a process. Parent thread only.
+// Process: the single owner of one spawned child (its pid and pidfd) and of its process group:
+// whatever the child starts (a user's subprocesses) lives in that group and ends with the child:
+// the group is SIGKILLed whenever the child is reaped, however it ended. The destructor SIGKILLs
+// and reaps a child that is still running, so no code path leaks a process. Parent thread only.
 #pragma once
 
 #include <sys/types.h>
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/unique_fd.hpp"
@@ -27,7 +30,10 @@ class Process {
   // terminal's Ctrl-C reaches only the parent, which then ends its workers itself.
   static Process spawn(const std::vector<std::string>& argv, const std::vector<int>& inherit_fds);
 
-  Process(Process&&) noexcept = default;
+  Process(Process&& other) noexcept
+      : pid_(std::exchange(other.pid_, -1)),
+        pidfd_(std::move(other.pidfd_)),
+        status_(std::move(other.status_)) {}
   Process& operator=(Process&&) noexcept;
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -37,16 +43,19 @@ class Process {
   // Readable once the child has exited (poll it alongside other fds).
   int pidfd() const noexcept { return pidfd_.get(); }
 
-  // Reaps the child if it has exited; never blocks.
+  // Reaps the child (and kills what is left of its group) if it has exited; never blocks.
   std::optional<ExitStatus> try_reap();
   // Waits up to `timeout_ms` for the child to exit and reaps it.
   std::optional<ExitStatus> wait_for(int timeout_ms);
-  // SIGTERM, then SIGKILL once `grace_ms` passed; always reaps.
+  // SIGTERM to the group, then SIGKILL once `grace_ms` passed; always reaps.
   ExitStatus terminate(int grace_ms);
   void send_signal(int signal) const;
+  // Signals the child's whole process group (nothing once it is reaped).
+  void signal_group(int signal) const noexcept;
 
  private:
   Process(pid_t pid, UniqueFd pidfd) noexcept : pid_(pid), pidfd_(std::move(pidfd)) {}
+  // SIGKILLs the child and its group and reaps it (at once: a SIGKILLed child exits promptly).
   void kill_and_reap() noexcept;
 
   pid_t pid_ = -1;

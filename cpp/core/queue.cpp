@@ -17,7 +17,13 @@ std::pair<MessageQueue, MessageQueue> MessageQueue::create_pair() {
   return {MessageQueue(fds[0]), MessageQueue(fds[1])};
 }
 
+void MessageQueue::check_owner() const {
+  if (::getpid() != owner_)
+    throw QueueClosed("a process forked from the owner of a message queue cannot use it");
+}
+
 void MessageQueue::send(MessageHeader header, const void* payload, std::size_t payload_bytes) {
+  check_owner();
   header.payload_bytes = payload_bytes;
   iovec parts[2] = {{&header, sizeof header}, {const_cast<void*>(payload), payload_bytes}};
   iovec* next = parts;
@@ -56,6 +62,7 @@ bool wait_readable(int fd, int timeout_ms) {
 }
 
 std::optional<MessageHeader> MessageQueue::receive_header(int timeout_ms) {
+  check_owner();
   if (!wait_readable(fd_.get(), timeout_ms)) return std::nullopt;
   MessageHeader header;
   if (!read_exact(&header, sizeof header)) throw QueueClosed("message queue peer closed it");
@@ -63,6 +70,7 @@ std::optional<MessageHeader> MessageQueue::receive_header(int timeout_ms) {
 }
 
 void MessageQueue::receive_payload(void* destination, std::size_t bytes) {
+  check_owner();
   if (bytes > 0 && !read_exact(destination, bytes))
     throw ProtocolError("message queue closed before the payload arrived");
 }

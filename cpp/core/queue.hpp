@@ -2,8 +2,12 @@
 // worker. Tasks flow parent -> worker, completions worker -> parent, each a fixed header plus an
 // optional payload. Blocking waits sleep in poll(2); nothing spins. Owns its fd (close-on-exec).
 // One thread may send while another receives; two concurrent senders (or receivers) are not
-// allowed.
+// allowed. Only the process that made it may use it: in a process forked from that one (a user's
+// function calling fork()) every use throws QueueClosed, so a fork never speaks for its parent.
 #pragma once
+
+#include <sys/types.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -30,7 +34,7 @@ class MessageQueue {
   static std::pair<MessageQueue, MessageQueue> create_pair();
 
   MessageQueue() = default;
-  explicit MessageQueue(int fd) noexcept : fd_(fd) {}
+  explicit MessageQueue(int fd) noexcept : fd_(fd), owner_(::getpid()) {}
 
   // Sends header (with header.payload_bytes taken from `payload_bytes`) then the payload.
   // Blocks until written; throws QueueClosed if the peer is gone.
@@ -49,8 +53,11 @@ class MessageQueue {
  private:
   // Reads exactly `bytes`; returns false on EOF before the first byte.
   bool read_exact(void* destination, std::size_t bytes);
+  // Throws QueueClosed in a process forked from the owner.
+  void check_owner() const;
 
   UniqueFd fd_;
+  pid_t owner_ = -1;
 };
 
 // Waits until `fd` is readable or `timeout_ms` passes. Returns false on timeout or EINTR.

@@ -1,6 +1,7 @@
 #include "core/supervisor.hpp"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -99,14 +100,25 @@ void Supervisor::close_queues() noexcept {
 
 void Supervisor::shutdown(int grace_ms) {
   close_queues();
+  reap_all(grace_ms);
+}
+
+void Supervisor::stop_all(int grace_ms) {
+  close_queues();
+  for (auto& [id, w] : workers_) w.process.signal_group(SIGTERM);
+  reap_all(grace_ms);
+}
+
+void Supervisor::reap_all(int grace_ms) {
+  // One deadline for all: N workers that ignore the request take grace_ms, not N times it.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
   for (auto& [id, w] : workers_) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (!w.process.wait_for(left.count() > 0 ? static_cast<int>(left.count()) : 0))
-      w.process.terminate(0);
+    w.process.wait_for(left.count() > 0 ? static_cast<int>(left.count()) : 0);
   }
-  workers_.clear();
+  for (auto& [id, w] : workers_) w.process.signal_group(SIGKILL);
+  workers_.clear();  // reaps each, already SIGKILLed
 }
 
 std::vector<std::uint64_t> Supervisor::workers() const {

@@ -48,6 +48,9 @@ class Supervisor {
   ExitStatus terminate(std::uint64_t worker, int grace_ms);
   // Closes every queue (workers exit on EOF), waits up to `grace_ms`, then kills the rest.
   void shutdown(int grace_ms);
+  // Ends every worker at once (a job was interrupted): SIGTERM to all, one shared `grace_ms` for
+  // all of them, then SIGKILL to the rest; reaps everything.
+  void stop_all(int grace_ms);
   // Closes every queue, so idle workers start exiting; shutdown() then only waits and reaps.
   void close_queues() noexcept;
 
@@ -63,6 +66,9 @@ class Supervisor {
   Worker& at(std::uint64_t worker);
   const Worker& at(std::uint64_t worker) const;
   Event reap(std::uint64_t worker);
+  // Waits until `grace_ms` passed for all workers to exit, SIGKILLs the rest, reaps and forgets
+  // all.
+  void reap_all(int grace_ms);
 
   std::map<std::uint64_t, Worker> workers_;
   std::uint64_t next_id_ = 0;

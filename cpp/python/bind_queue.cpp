@@ -3,6 +3,7 @@
 
 #include "core/queue.hpp"
 #include "python/bindings.hpp"
+#include "python/gil.hpp"
 #include "python/messages.hpp"
 
 namespace nb = nanobind;
@@ -18,8 +19,7 @@ void bind_queue(nb::module_& m) {
           [](MessageQueue& q, std::uint32_t kind, std::uint32_t flags, std::uint64_t tag,
              std::uint64_t arg0, std::uint64_t arg1, nb::bytes payload) {
             const MessageHeader h = make_header(kind, flags, tag, arg0, arg1);
-            nb::gil_scoped_release release;
-            q.send(h, payload.c_str(), payload.size());
+            without_gil([&] { q.send(h, payload.c_str(), payload.size()); });
           },
           "kind"_a, "flags"_a, "tag"_a, "arg0"_a, "arg1"_a, "payload"_a, "Sends one message.")
       .def(

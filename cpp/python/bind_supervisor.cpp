@@ -9,6 +9,7 @@
 #include "core/errors.hpp"
 #include "core/supervisor.hpp"
 #include "python/bindings.hpp"
+#include "python/gil.hpp"
 #include "python/messages.hpp"
 
 namespace nb = nanobind;
@@ -45,8 +46,7 @@ void bind_supervisor(nb::module_& m) {
           [](Supervisor& s, std::uint64_t worker, std::uint32_t kind, std::uint32_t flags,
              std::uint64_t tag, std::uint64_t arg0, std::uint64_t arg1, nb::bytes payload) {
             const MessageHeader h = make_header(kind, flags, tag, arg0, arg1);
-            nb::gil_scoped_release release;
-            s.send(worker, h, payload.c_str(), payload.size());
+            without_gil([&] { s.send(worker, h, payload.c_str(), payload.size()); });
           },
           "worker"_a, "kind"_a, "flags"_a, "tag"_a, "arg0"_a, "arg1"_a, "payload"_a,
           "Sends one message to a worker.")
@@ -63,20 +63,19 @@ void bind_supervisor(nb::module_& m) {
       .def(
           "terminate",
           [](Supervisor& s, std::uint64_t worker, int grace_ms) {
-            ExitStatus status = [&] {
-              nb::gil_scoped_release release;
-              return s.terminate(worker, grace_ms);
-            }();
-            return status_tuple(status);
+            return status_tuple(without_gil([&] { return s.terminate(worker, grace_ms); }));
           },
           "worker"_a, "grace_ms"_a = 1000, "SIGTERM, then SIGKILL after the grace period; reaps.")
       .def(
           "shutdown",
-          [](Supervisor& s, int grace_ms) {
-            nb::gil_scoped_release release;
-            s.shutdown(grace_ms);
-          },
+          [](Supervisor& s, int grace_ms) { without_gil([&] { s.shutdown(grace_ms); }); },
           "grace_ms"_a = 2000, "Closes all queues, waits, kills stragglers, reaps everything.")
+      .def(
+          "stop_all",
+          [](Supervisor& s, int grace_ms) { without_gil([&] { s.stop_all(grace_ms); }); },
+          "grace_ms"_a = 100,
+          "Ends every worker and what it started at once: SIGTERM, one shared grace period, "
+          "SIGKILL; reaps everything.")
       .def("close_queues", &Supervisor::close_queues,
            "Closes every queue: idle workers exit on their own (shutdown() then reaps them).")
       .def("workers", &Supervisor::workers, "Ids of the live workers.")

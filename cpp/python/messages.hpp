@@ -1,5 +1,6 @@
 // Helpers shared by the Supervisor and MessageQueue bindings: message headers as Python tuples,
-// and blocking waits that release the GIL yet still see Ctrl-C. Called with the GIL held.
+// and blocking waits that release the GIL (through gil.hpp) yet still see Ctrl-C. Called with the
+// GIL held.
 #pragma once
 
 #include <Python.h>
@@ -9,6 +10,7 @@
 #include <cstdint>
 
 #include "core/queue.hpp"
+#include "python/gil.hpp"
 
 namespace rowpool::python {
 
@@ -38,10 +40,7 @@ auto wait_interruptible(int timeout_ms, Attempt attempt) {
   while (true) {
     const int slice =
         timeout_ms < 0 ? kSignalCheckMs : std::min(kSignalCheckMs, timeout_ms - waited);
-    auto outcome = [&] {
-      nanobind::gil_scoped_release release;
-      return attempt(slice);
-    }();
+    auto outcome = without_gil([&] { return attempt(slice); });
     if (outcome) return outcome;
     if (PyErr_CheckSignals() != 0) throw nanobind::python_error();
     waited += slice;
@@ -56,10 +55,7 @@ nanobind::bytes read_payload(std::size_t bytes, Read read) {
       PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(bytes)));
   if (!result.is_valid()) throw nanobind::python_error();
   char* data = PyBytes_AS_STRING(result.ptr());
-  {
-    nanobind::gil_scoped_release release;  // nobody else can see `result` yet
-    read(data, bytes);
-  }
+  without_gil([&] { read(data, bytes); });  // nobody else can see `result` yet
   return result;
 }
 

@@ -1,5 +1,7 @@
 #include "python/worker_loop.hpp"
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -67,6 +69,7 @@ nb::tuple run_rows(nb::handle func, nb::handle batch, nb::tuple args, nb::handle
   for (std::size_t i = 0; i < extra; ++i)
     call_args[i + 1] = PyTuple_GET_ITEM(args.ptr(), static_cast<Py_ssize_t>(i));
 
+  const pid_t worker = ::getpid();
   ResultBuilder builder;
   nb::list failures;
   nb::object row;
@@ -82,6 +85,9 @@ nb::tuple run_rows(nb::handle func, nb::handle batch, nb::tuple args, nb::handle
     slot.rows_started(pos + 1);
     nb::object result =
         nb::steal(PyObject_VectorcallDict(func.ptr(), call_args.data(), extra + 1, keywords));
+    // The function forked and this is the child returning from it. The rows, the progress slot
+    // and the queue are the worker's: the child ends here, without the worker's exit handlers.
+    if (::getpid() != worker) ::_exit(0);
     if (result.is_valid() && is_row(result.ptr())) result = nb::steal(row_to_series(result.ptr()));
     if (!result.is_valid()) {
       failures.append(nb::make_tuple(pos, take_exception()));

@@ -14,7 +14,8 @@ namespace rowpool::python {
 // ends at the first failure. Returns (kind, payload, numpy_scalars, failures); raises
 // nb::python_error when a row cannot be built or memory runs out. `progress` (a writable buffer of
 // at least 8 bytes, or None) receives, before each call, the number of rows started so far as an
-// int64: if the process dies, the parent reads which row was running.
+// int64: if the process dies, the parent reads which row was running. A process forked by `func`
+// that returns from it exits at once (status 0): only the worker runs rows.
 nanobind::tuple run_rows(nanobind::handle func, nanobind::handle batch, nanobind::tuple args,
                          nanobind::handle kwargs, bool stop_on_error, bool series_rows,
                          nanobind::handle progress);

@@ -106,6 +106,7 @@ class Worker:
         self.context: JobContext | None = None
         self.job_id = 0
         self.imports = DeferringFinder().install()
+        self.pid = os.getpid()
 
     def serve(self) -> int:
         while True:
@@ -164,6 +165,10 @@ class Worker:
             outcome = self.run_rows(chunk, progress)
         else:
             outcome = self.run_batch(chunk)
+        if os.getpid() != self.pid:
+            # The function forked and this is the child returning from it: the chunk and the
+            # queue are the worker's. (The row loop does the same in C++ after each row.)
+            os._exit(0)
         elapsed_ns = int((time.perf_counter() - started) * 1e9)
         result = _picklable_outcome(outcome)
         del chunk  # views into the arena: drop them before the parent reuses the block

@@ -206,8 +206,7 @@ class Pool:
     def abort(self) -> None:
         """Ends every worker at once (a job was interrupted mid-flight) and clears the arena.
         The next job spawns fresh workers."""
-        for worker in self._supervisor.workers():
-            self._supervisor.terminate(worker, _ABORT_GRACE_MS)
+        self._supervisor.stop_all(_ABORT_GRACE_MS)
         self.arena = _core.Arena(self.arena.capacity)
 
     def apply(self, df, func, **options):

@@ -47,9 +47,10 @@ TEST(MessageQueue, PeerExitReadsAsClosed) {
   auto [a, b] = MessageQueue::create_pair();
   const pid_t child = fork();
   if (child == 0) {
+    MessageQueue own(dup(a.fd()));  // as a worker does: its own queue over the inherited fd
     MessageHeader h;
     h.kind = 1;
-    a.send(h, nullptr, 0);
+    own.send(h, nullptr, 0);
     _exit(0);  // dies holding its end: the parent must see EOF, not hang
   }
   a.close();
@@ -58,6 +59,34 @@ TEST(MessageQueue, PeerExitReadsAsClosed) {
   EXPECT_EQ(first->kind, 1u);
   EXPECT_THROW(b.receive_header(5000), QueueClosed);
   waitpid(child, nullptr, 0);
+}
+
+TEST(MessageQueue, AForkedChildCannotSpeakOnItsParentsQueue) {
+  auto [a, b] = MessageQueue::create_pair();
+  const pid_t child = fork();
+  if (child == 0) {
+    int refused = 0;
+    try {
+      a.send(MessageHeader{}, nullptr, 0);
+    } catch (const QueueClosed&) {
+      ++refused;
+    }
+    try {
+      a.receive_header(0);
+    } catch (const QueueClosed&) {
+      ++refused;
+    }
+    _exit(refused == 2 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_FALSE(b.receive_header(0).has_value());  // nothing reached the peer
+  MessageHeader h;
+  h.kind = 5;
+  a.send(h, nullptr, 0);  // the owner still can
+  EXPECT_EQ(b.receive_header(1000)->kind, 5u);
 }
 
 TEST(MessageQueue, SendToClosedPeerThrowsInsteadOfSigpipe) {

@@ -1,11 +1,13 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/supervisor.hpp"
@@ -15,6 +17,33 @@ namespace {
 
 // A worker written in sh: the queue fd number arrives as the last argument ("--queue-fd N").
 std::vector<std::string> sh(const std::string& script) { return {"/bin/sh", "-c", script, "sh"}; }
+
+// True once `pid` is gone or a zombie (its new parent, init, reaps it when it likes).
+bool ended(pid_t pid) {
+  for (int i = 0; i < 100; ++i) {
+    FILE* stat = fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+    if (stat == nullptr) return true;
+    char state = 0;
+    const int read = fscanf(stat, "%*d (%*[^)]) %c", &state);
+    fclose(stat);
+    if (read == 1 && state == 'Z') return true;
+    usleep(20 * 1000);
+  }
+  return false;
+}
+
+// Spawns a worker that starts `sleep 30` in the background (in the worker's process group), then
+// runs `then`; returns the worker's id and the sleep's pid.
+std::pair<std::uint64_t, pid_t> spawn_with_subprocess(Supervisor& s, const std::string& then) {
+  int report[2];
+  EXPECT_EQ(pipe2(report, O_CLOEXEC), 0);
+  auto id = s.spawn(sh("sleep 30 & echo $! >&3; exec 3>&-; " + then), {report[1]});
+  close(report[1]);
+  char digits[32] = {};
+  EXPECT_GT(read(report[0], digits, sizeof digits - 1), 0);
+  close(report[0]);
+  return {id, static_cast<pid_t>(std::stol(digits))};
+}
 
 }  // namespace
 
@@ -169,6 +198,36 @@ TEST(Supervisor, TerminateEscalatesToSigkill) {
   usleep(200 * 1000);  // let the shell install its trap
   auto status = s.terminate(id, 200);
   EXPECT_EQ(status.signal, SIGKILL);
+}
+
+TEST(Supervisor, TerminateEndsWhatTheWorkerStarted) {
+  Supervisor s;
+  auto [id, sleeper] = spawn_with_subprocess(s, "wait");
+  s.terminate(id, 1000);
+  EXPECT_TRUE(ended(sleeper));
+}
+
+TEST(Supervisor, AWorkerThatExitsTakesWhatItStartedAlong) {
+  Supervisor s;
+  auto [id, sleeper] = spawn_with_subprocess(s, "exit 0");
+  auto event = s.wait(5000);
+  ASSERT_EQ(event.kind, Supervisor::Event::Kind::kExited);
+  EXPECT_EQ(event.worker, id);
+  EXPECT_TRUE(ended(sleeper));
+}
+
+TEST(Supervisor, StopAllGivesAllWorkersOneGracePeriod) {
+  Supervisor s;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 5; ++i)
+    pids.push_back(s.pid(s.spawn(sh("trap '' TERM; while :; do sleep 0.05; done"), {})));
+  usleep(300 * 1000);  // let the shells install their traps
+  const auto start = std::chrono::steady_clock::now();
+  s.stop_all(400);
+  // One after the other, the five would take 2 s.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+  EXPECT_EQ(s.size(), 0u);
+  for (pid_t pid : pids) EXPECT_NE(kill(pid, 0), 0);
 }
 
 TEST(Supervisor, ShutdownLeavesNoChild) {
