@@ -234,3 +234,13 @@ def test_a_pandas_frame_can_go_to_a_file(pool, frame, expected, tmp_path):
     written = pd.read_csv(output)
     assert written["id"].tolist() == frame["id"].tolist()
     np.testing.assert_allclose(written["result"], expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("batch_rows", [100, 7_000])  # row groups read batch by batch, or whole
+@pytest.mark.parametrize("start", [0, 6_999, 7_000, 59_999])
+def test_parquet_batches_resume_at_any_row(inputs, batch_rows, start):
+    source = open_source(inputs["parquet"], ["id"], [], 1 << 20).windows.source
+    batches = list(source.batches(start, batch_rows))
+    assert max(b.num_rows for b in batches) <= batch_rows
+    ids = pa.Table.from_batches(batches).column("id").to_pylist()
+    assert ids == list(range(start, ROWS))

@@ -52,7 +52,9 @@ class ArrowWindows:
         self.frame_names = func_names + [c for c in self.index_columns if c not in func_names]
         self.window_bytes = window_bytes
         guess = row_bytes_guess(source.schema)
-        self.batch_rows = max(1, min(MAX_BATCH_ROWS, window_bytes // 8 // guess))
+        # Batches of half a window: windows come out at 1 to 1.5 times window_bytes, and the
+        # readers' per-batch costs (high for wide files) are paid a few times per window.
+        self.batch_rows = max(1, min(MAX_BATCH_ROWS, window_bytes // 2 // guess))
 
     def frame(self, table: pa.Table, begin: int):
         import pandas as pd
