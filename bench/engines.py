@@ -151,12 +151,33 @@ def parallel_pandas_session(job: Job, workers: int) -> Iterator[Call]:
 
 
 # ----------------------------------------------------------------------------- rowpool
+def rowpool_file_call(job: Job, workers: int, pool=None) -> Call:
+    """rowpool on a file scenario: ``rowpool.apply(path, f, output=..., max_memory=...)``; the
+    result is read back from the output for the comparison (after the timed window would be
+    better, but the output is small: one float per row)."""
+    import tempfile
+
+    import rowpool
+
+    def call(path: str):
+        with tempfile.TemporaryDirectory(prefix="rowpool-bench-out-") as directory:
+            output = f"{directory}/out.parquet"
+            options = {"pool": pool} if pool is not None else {"workers": workers}
+            options.update(output=output, max_memory=job.max_memory, progress=False)
+            rowpool.apply(path, job.row_fn, **options)
+            return pd.read_parquet(output)["result"].rename(None)
+
+    return call
+
+
 @contextlib.contextmanager
 def rowpool_session(job: Job, workers: int) -> Iterator[Call]:
     """rowpool, as a user calls it once: ``rowpool.apply`` (``map_batches`` for batch jobs)."""
     import rowpool
 
-    if job.batches:
+    if job.max_memory is not None:
+        yield rowpool_file_call(job, workers)
+    elif job.batches:
         fn = _chunk_fn(job)
         yield lambda df: rowpool.map_batches(df, fn, workers=workers, chunk_rows=job.chunk_rows)
     else:
@@ -177,7 +198,9 @@ def rowpool_pool_session(job: Job, workers: int) -> Iterator[Call]:
 
     with rowpool.Pool(workers=workers) as pool:
         pool.map_batches(pd.DataFrame({"x": range(4 * workers)}), _warm_up, chunk_rows=1)
-        if job.batches:
+        if job.max_memory is not None:
+            yield rowpool_file_call(job, workers, pool)
+        elif job.batches:
             fn = _chunk_fn(job)
             yield lambda df: pool.map_batches(df, fn, chunk_rows=job.chunk_rows)
         else:

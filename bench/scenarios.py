@@ -90,6 +90,8 @@ class Job:
     ``chunk_rows`` fixes the chunk length for chunk-based peers (None: ``CHUNKS_PER_WORKER`` chunks
     per worker, the classic split). ``batches`` makes rowpool run ``map_batches`` over
     ``chunk_rows``-row chunks instead of ``apply``. ``drop_inplace`` selects the seed's generator.
+    ``max_memory``: the input is a Parquet file, which rowpool streams within this budget into an
+    output file; the other engines read it with ``pandas.read_parquet`` first (see child.py).
     """
 
     row_fn: Callable
@@ -97,6 +99,7 @@ class Job:
     drop_inplace: bool = False
     batches: bool = False
     result_dtype: str = "float64"
+    max_memory: int | None = None  # file scenarios: rowpool's memory budget (bytes)
 
     def chunk_length(self, n_rows: int, workers: int) -> int:
         """Rows per chunk for chunk-based peers."""
@@ -145,6 +148,33 @@ def mixed_frame(n_rows: int) -> pd.DataFrame:
             "flag": rng.random(n_rows) > 0.5,
         }
     )
+
+
+def parquet_file(n_rows: int, n_cols: int) -> str:
+    """``float_frame(n_rows, n_cols)`` as a Parquet file in the temporary directory, written once
+    (20,000-row row groups, never the whole frame in memory) and reused by later runs."""
+    import os
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = os.path.join(tempfile.gettempdir(), f"rowpool-bench-{n_rows}x{n_cols}.parquet")
+    if os.path.exists(path):
+        return path
+    writer = None
+    for start in range(0, n_rows, OUTOFCORE_ROW_GROUP):
+        part = float_frame(min(OUTOFCORE_ROW_GROUP, n_rows - start), n_cols) + start * 1e-3
+        table = pa.Table.from_pandas(part, preserve_index=False)
+        writer = writer or pq.ParquetWriter(path + ".tmp", table.schema)
+        writer.write_table(table)
+    writer.close()
+    os.replace(path + ".tmp", path)
+    return path
+
+
+OUTOFCORE_ROW_GROUP = 20_000
+OUTOFCORE_BUDGET = 512 << 20  # the file holds 128,000 x 1,000 float64: 1 GiB, twice the budget
 
 
 def cost_frame(costs_ms: np.ndarray) -> pd.DataFrame:
@@ -254,20 +284,15 @@ SCENARIOS: dict[str, Scenario] = {
             timeout_s=300,
             latency=True,
         ),
-        # Hook for the out-of-core bar (DESIGN.md §4): a Parquet file 2x larger than rowpool's
-        # memory budget, ``rowpool.apply(path, func, output=...)``; peers read it with pandas or
-        # dask. Enable it once rowpool has file sources: ``make`` then returns a path (written
-        # once, cached), engines that cannot stream files report ERROR, and the bar
-        # (``report.BARS``) compares the peak PSS with the budget.
         Scenario(
             name="outofcore",
-            summary="(not implemented yet) Parquet file 2x the memory budget, streamed",
-            make=lambda n: float_frame(n, 1000),
-            job=Job(bigmem_row),
-            rows=0,
-            smoke_rows=0,
-            timeout_s=600,
-            enabled=False,
+            summary="Parquet file of 1,000 float columns twice rowpool's 512 MiB budget; rowpool "
+            "streams it into an output Parquet file, the others read it with pandas first",
+            make=lambda n: parquet_file(n, 1000),
+            job=Job(bigmem_row, max_memory=OUTOFCORE_BUDGET),
+            rows=128_000,
+            smoke_rows=2_000,
+            timeout_s=900,
         ),
     )
 }
