@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pandas as pd
@@ -117,3 +120,35 @@ def test_help_shows_examples():
     assert done.returncode == 0
     assert "rowpool run events.parquet scoring:score -o scores.parquet --keep id" in done.stdout
     assert "--resume" in done.stdout and "exit status" in done.stdout
+
+
+SLOW = textwrap.dedent(
+    """
+    import time
+
+    def slow(row):
+        time.sleep(0.001)
+        return row["a"]
+    """
+)
+
+
+def test_ctrl_c_stops_the_run_and_resume_finishes_it(workspace):
+    (workspace / "slowjobs.py").write_text(SLOW)
+    argv = [sys.executable, "-m", "rowpool", "run", "in.parquet", "slowjobs:slow", "-o", "out.parquet"]
+    process = subprocess.Popen(argv, cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    journal = workspace / "out.parquet.rowpool-resume" / "journal"
+    deadline = time.monotonic() + 60
+    while not journal.exists():
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.01)
+    time.sleep(0.5)  # rows are running now
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 130, stderr
+    assert "--resume continues" in stderr
+    assert not (workspace / "out.parquet").exists()
+    done = rowpool_cli(workspace, "in.parquet", "slowjobs:slow", "-o", "out.parquet", "--resume")
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_allclose(pd.read_parquet(workspace / "out.parquet")["result"], np.linspace(0, 1, ROWS))
+    assert not os.path.exists(journal)

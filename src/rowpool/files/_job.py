@@ -93,8 +93,8 @@ def _run_window(call, window, func, errors: str, options: dict):
 def run_windows(windows, start, sink, call, func, *, errors, progress_bar, pool_options, options):
     """Runs every window from row ``start`` on through ``call`` into ``sink``; returns the failures."""
     failures = []
-    with _pool(**pool_options) as pool:
-        for window in read_ahead(windows(start)):
+    with _pool(**pool_options) as pool, contextlib.closing(read_ahead(windows(start))) as ready:
+        for window in ready:  # closing: an error here stops the read-ahead thread at once
             result, failed = _run_window(call, window, func, errors, dict(options, pool=pool))
             sink.add(window, result, failed)
             failures += failed
