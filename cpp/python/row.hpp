@@ -3,7 +3,9 @@
 // reads it, so reading one field of a 1,000-column row touches one column only. Everything a pandas
 // row Series offers beyond field access (methods, operators, item and attribute assignment) is
 // answered by a real Series built on demand and kept by the row (slow path).
-// Worker-process objects; they hold Python references, so the GIL must be held to touch them.
+// Worker-process objects; they own their references through nb::object members (a Row owns its
+// RowBatch and its Series), so the GIL must be held to touch them. Functions below follow the
+// CPython convention: a new reference, or null with a Python error set.
 #pragma once
 
 #include <Python.h>

@@ -1,0 +1,130 @@
+#include "python/row_batch.hpp"
+
+#include <new>
+
+#include "python/row.hpp"
+
+namespace nb = nanobind;
+
+namespace rowpool::python {
+namespace {
+
+PyTypeObject* batch_type = nullptr;  // set once by create_row_batch_type, never freed
+
+// Reads attribute `name` of `source`; null with an error set.
+nb::object attribute(PyObject* source, const char* name) {
+  return nb::steal(PyObject_GetAttrString(source, name));
+}
+
+// RowBatch(source): `source` provides lookup, attr_lookup, labels, columns (Index), column(j)
+// and series(pos).
+PyObject* batch_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"source", nullptr};
+  PyObject* source = nullptr;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O", const_cast<char**>(keywords), &source))
+    return nullptr;
+  nb::object lookup = attribute(source, "lookup");
+  if (!lookup.is_valid()) return nullptr;
+  nb::object attr_lookup = attribute(source, "attr_lookup");
+  if (!attr_lookup.is_valid()) return nullptr;
+  nb::object labels = attribute(source, "labels");
+  if (!labels.is_valid()) return nullptr;
+  nb::object width = attribute(source, "width");
+  if (!width.is_valid()) return nullptr;
+  if (!PyDict_CheckExact(lookup.ptr()) || !PyDict_CheckExact(attr_lookup.ptr()) ||
+      !PyList_CheckExact(labels.ptr())) {
+    PyErr_SetString(PyExc_TypeError, "RowSource needs dict lookups and a list of labels");
+    return nullptr;
+  }
+  const Py_ssize_t columns = PyLong_AsSsize_t(width.ptr());
+  if (columns < 0) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "RowSource.width must be >= 0");
+    return nullptr;
+  }
+  nb::object values = nb::steal(PyList_New(columns));
+  if (!values.is_valid()) return nullptr;
+  for (Py_ssize_t i = 0; i < columns; ++i) PyList_SET_ITEM(values.ptr(), i, Py_NewRef(Py_None));
+
+  PyObject* self = type->tp_alloc(type, 0);
+  if (self == nullptr) return nullptr;
+  const Py_ssize_t rows = PyList_GET_SIZE(labels.ptr());
+  new (&reinterpret_cast<RowBatch*>(self)->data)
+      RowBatchData{nb::borrow(source), std::move(lookup), std::move(attr_lookup),
+                   std::move(labels),  std::move(values), rows};
+  return self;
+}
+
+void batch_dealloc(PyObject* self) {
+  reinterpret_cast<RowBatch*>(self)->data.~RowBatchData();
+  PyTypeObject* type = Py_TYPE(self);
+  type->tp_free(self);
+  Py_DECREF(type);
+}
+
+Py_ssize_t batch_length(PyObject* self) { return reinterpret_cast<RowBatch*>(self)->data.rows; }
+
+PyObject* batch_item(PyObject* self, Py_ssize_t pos) {
+  if (pos < 0 || pos >= reinterpret_cast<RowBatch*>(self)->data.rows) {
+    PyErr_SetString(PyExc_IndexError, "row position out of range");
+    return nullptr;
+  }
+  return make_row(self, pos, nullptr);
+}
+
+PyType_Slot batch_slots[] = {
+    {Py_tp_doc, const_cast<char*>("The rows of one chunk; batch[i] is a Row.")},
+    {Py_tp_new, reinterpret_cast<void*>(batch_new)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(batch_dealloc)},
+    {Py_sq_length, reinterpret_cast<void*>(batch_length)},
+    {Py_sq_item, reinterpret_cast<void*>(batch_item)},
+    {0, nullptr}};
+
+PyType_Spec batch_spec = {"rowpool._core.RowBatch", sizeof(RowBatch), 0, Py_TPFLAGS_DEFAULT,
+                          batch_slots};
+
+}  // namespace
+
+PyObject* cell(RowBatch* batch, Py_ssize_t column, Py_ssize_t pos) {
+  RowBatchData& data = batch->data;
+  PyObject* values = PyList_GET_ITEM(data.columns.ptr(), column);
+  if (values == Py_None) {
+    nb::object read = nb::steal(PyObject_CallMethod(data.source.ptr(), "column", "n", column));
+    if (!read.is_valid()) return nullptr;
+    if (!PyList_CheckExact(read.ptr()) || PyList_GET_SIZE(read.ptr()) != data.rows) {
+      PyErr_SetString(PyExc_RuntimeError, "RowSource.column must return a list, one value a row");
+      return nullptr;
+    }
+    values = read.ptr();
+    PyList_SetItem(data.columns.ptr(), column, read.release().ptr());  // the list owns it now
+  }
+  return Py_NewRef(PyList_GET_ITEM(values, pos));
+}
+
+Py_ssize_t find(PyObject* table, PyObject* key) {
+  PyObject* found = PyDict_GetItemWithError(table, key);
+  if (found == nullptr) {
+    if (!PyErr_Occurred()) return -1;
+    if (!PyErr_ExceptionMatches(PyExc_TypeError)) return -2;
+    PyErr_Clear();  // unhashable key (a list of labels): the Series path answers it
+    return -1;
+  }
+  return PyLong_AsSsize_t(found);
+}
+
+PyTypeObject* create_row_batch_type() {
+  batch_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&batch_spec));
+  return reinterpret_cast<PyTypeObject*>(Py_XNewRef(batch_type));
+}
+
+bool is_row_batch(PyObject* object) { return Py_TYPE(object) == batch_type; }
+
+Py_ssize_t row_batch_length(PyObject* batch) {
+  return reinterpret_cast<RowBatch*>(batch)->data.rows;
+}
+
+PyObject* row_batch_series(PyObject* batch, Py_ssize_t pos) {
+  return PyObject_CallMethod(reinterpret_cast<RowBatch*>(batch)->data.source.ptr(), "series", "n",
+                             pos);
+}
+
+}  // namespace rowpool::python
