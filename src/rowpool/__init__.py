@@ -34,7 +34,8 @@ if getattr(sys, "_rowpool_worker", False):
             return getattr(api, name)
         raise AttributeError(f"module 'rowpool' has no attribute {name!r}")
 else:
-    from . import accessor as _accessor  # registers df.rowpool
+    from . import accessor as _accessor  # registers df.rowpool and series.rowpool
+    from ._map import map
     from .api import apply, map_batches
 
     del _accessor
@@ -53,5 +54,6 @@ __all__ = [
     "SerializationError",
     "WorkerLost",
     "apply",
+    "map",
     "map_batches",
 ]

@@ -1,4 +1,5 @@
-"""The pandas accessor: ``df.rowpool.apply(func, ...)`` and ``df.rowpool.map_batches(func, ...)``."""
+"""The pandas accessors: ``df.rowpool.apply(func, ...)``, ``df.rowpool.map_batches(func, ...)`` and
+``series.rowpool.map(func, ...)``."""
 
 from __future__ import annotations
 
@@ -23,3 +24,17 @@ class RowpoolAccessor:
         from .api import map_batches
 
         return map_batches(self._frame, func, **options)
+
+
+@pd.api.extensions.register_series_accessor("rowpool")
+class RowpoolSeriesAccessor:
+    """``series.rowpool.map(func, **options)`` is ``rowpool.map(series, func, **options)``."""
+
+    def __init__(self, series: pd.Series):
+        self._series = series
+
+    def map(self, func, na_action=None, **options):
+        """Parallel ``series.map(func, na_action)``; see :func:`rowpool.map`."""
+        from ._map import map as parallel_map
+
+        return parallel_map(self._series, func, na_action, **options)

@@ -340,6 +340,47 @@ def apply(
         return _files_job("rows", **locals())
     if columns is not None:
         df = df[list(columns)]
+    return run_rows(
+        df,
+        func,
+        _assemble_rows,
+        workers=workers,
+        errors=errors,
+        progress=progress,
+        chunk_rows=chunk_rows,
+        row_type=row_type,
+        timeout=timeout,
+        retries=retries,
+        max_worker_memory=max_worker_memory,
+        args=args,
+        kwargs=kwargs,
+        pool=pool,
+        in_process=in_process,
+        init=init,
+    )
+
+
+def run_rows(
+    df,
+    func,
+    assemble,
+    *,
+    workers=None,
+    errors="raise",
+    progress=None,
+    chunk_rows=None,
+    row_type="row",
+    timeout=None,
+    retries=2,
+    max_worker_memory=None,
+    args=(),
+    kwargs=None,
+    pool=None,
+    in_process=None,
+    init=None,
+):
+    """``apply`` of an in-memory DataFrame, its per-chunk outcomes turned into the result by
+    ``assemble(chunks, index)`` (``rowpool.map`` assembles the raw values)."""
     _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
     _check_recovery(timeout, retries, max_worker_memory)
     check_in_process(in_process, timeout=timeout, max_worker_memory=max_worker_memory)
@@ -367,7 +408,7 @@ def apply(
     return _execute(
         table,
         spec,
-        _assemble_rows,
+        assemble,
         pool=pool,
         workers=workers,
         chunk_rows=chunk_rows,
