@@ -35,6 +35,7 @@ if getattr(sys, "_rowpool_worker", False):
         raise AttributeError(f"module 'rowpool' has no attribute {name!r}")
 else:
     from . import accessor as _accessor  # registers df.rowpool and series.rowpool
+    from ._engine import engine
     from ._map import map
     from .api import apply, map_batches
 
@@ -54,6 +55,7 @@ __all__ = [
     "SerializationError",
     "WorkerLost",
     "apply",
+    "engine",
     "map",
     "map_batches",
 ]
