@@ -28,9 +28,6 @@ ARENA_SHARE = 4  # the arena gets max_memory / ARENA_SHARE
 WINDOW_SHARE = 10  # a window's Arrow size is max_memory / WINDOW_SHARE
 ARENA_RANGE = (16 << 20, 1 << 30)
 MIN_WINDOW_BYTES = 1 << 20
-# Windows much larger than this gain nothing, while the first window's read is not overlapped
-# with work, and at each window's end workers wait for its last chunks.
-MAX_WINDOW_BYTES = 16 << 20
 
 
 @dataclass
@@ -60,7 +57,7 @@ def budget(max_memory: int) -> tuple[int, int]:
     """(arena bytes, window bytes) for ``max_memory``."""
     low, high = ARENA_RANGE
     arena = min(high, max(low, max_memory // ARENA_SHARE))
-    return arena, min(MAX_WINDOW_BYTES, max(MIN_WINDOW_BYTES, max_memory // WINDOW_SHARE))
+    return arena, max(MIN_WINDOW_BYTES, max_memory // WINDOW_SHARE)
 
 
 @contextlib.contextmanager

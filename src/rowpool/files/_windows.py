@@ -3,8 +3,9 @@
 A window is a pandas DataFrame of the rows (what ``func`` sees, typed as ``pandas.read_parquet``
 or ``read_csv`` would type the whole file, labelled by row position -- or by the index the file's
 pandas metadata stores) plus the ``keep`` columns as Arrow, copied to the output untouched. Windows
-are cut when their Arrow size reaches ``window_bytes``; a read-ahead thread prepares the next
-window while workers run the current one, so at most ``READ_AHEAD`` windows wait ready.
+grow from ``window_bytes / FIRST_WINDOW_SHARE`` (Arrow size) to ``window_bytes``; a read-ahead
+thread prepares the next window while workers run the current one, so at most ``READ_AHEAD``
+windows wait ready.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import pyarrow as pa
 from ._writers import row_bytes_guess
 
 READ_AHEAD = 1
+# The first window is this fraction of window_bytes and each next one twice the last: work starts
+# after a short read, and the big windows later pay the per-window costs (job start, tail) rarely.
+FIRST_WINDOW_SHARE = 16
 MAX_BATCH_ROWS = 1 << 16
 
 
@@ -75,14 +79,20 @@ class ArrowWindows:
         return Window(begin, begin + table.num_rows, self.frame(table, begin), keep)
 
     def __call__(self, start: int) -> Iterator[Window]:
+        target = max(1, self.window_bytes // FIRST_WINDOW_SHARE)
         pending, size, begin = [], 0, start
         for batch in self.source.batches(start, self.batch_rows):
-            pending.append(batch)
-            size += batch.nbytes
-            if size >= self.window_bytes:
-                window = self._window(pending, begin)
-                yield window
-                pending, size, begin = [], 0, window.end
+            row_bytes = max(1, batch.nbytes // max(1, batch.num_rows))
+            while batch.num_rows:
+                rows = min(batch.num_rows, max(1, -(-(target - size) // row_bytes)))
+                pending.append(batch.slice(0, rows))
+                size += rows * row_bytes
+                batch = batch.slice(rows)
+                if size >= target:
+                    window = self._window(pending, begin)
+                    yield window
+                    pending, size, begin = [], 0, window.end
+                    target = min(self.window_bytes, 2 * target)
         if pending or begin == start == 0:  # an empty input is one empty window
             yield self._window(pending, begin)
 
