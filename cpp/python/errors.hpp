@@ -1,4 +1,5 @@
-// The single place where engine (rowpool::Error) exceptions become Python exceptions.
+// The single place where engine (rowpool::Error) exceptions become Python exceptions. The
+// translator runs wherever nanobind catches one: any thread, with the GIL held.
 #pragma once
 
 #include <nanobind/nanobind.h>

@@ -3,31 +3,29 @@
 // Worker-process code; the GIL must be held.
 #include "python/row_operators.hpp"
 
+#include <nanobind/nanobind.h>
+
 #include "python/row.hpp"
+
+namespace nb = nanobind;
 
 namespace rowpool::python {
 namespace {
 
 // Operators: every Row operand becomes its Series, so results (and errors) are exactly pandas'.
-PyObject* operand(PyObject* object) {
-  if (is_row(object)) return row_to_series(object);
-  Py_INCREF(object);
-  return object;
+// Null with an error set.
+nb::object operand(PyObject* object) {
+  if (is_row(object)) return nb::steal(row_to_series(object));
+  return nb::borrow(object);
 }
 
 template <typename Op>
 PyObject* on_series(PyObject* a, PyObject* b, Op op) {
-  PyObject* left = operand(a);
-  if (left == nullptr) return nullptr;
-  PyObject* right = operand(b);
-  if (right == nullptr) {
-    Py_DECREF(left);
-    return nullptr;
-  }
-  PyObject* result = op(left, right);
-  Py_DECREF(left);
-  Py_DECREF(right);
-  return result;
+  nb::object left = operand(a);
+  if (!left.is_valid()) return nullptr;
+  nb::object right = operand(b);
+  if (!right.is_valid()) return nullptr;
+  return op(left.ptr(), right.ptr());
 }
 
 using Unary = PyObject* (*)(PyObject*);
@@ -36,11 +34,9 @@ using Ternary = PyObject* (*)(PyObject*, PyObject*, PyObject*);
 
 template <Unary op>
 PyObject* unary(PyObject* self) {
-  PyObject* series = row_to_series(self);
-  if (series == nullptr) return nullptr;
-  PyObject* result = op(series);
-  Py_DECREF(series);
-  return result;
+  nb::object series = nb::steal(row_to_series(self));
+  if (!series.is_valid()) return nullptr;
+  return op(series.ptr());
 }
 
 template <Binary op>
@@ -57,16 +53,11 @@ PyObject* ternary(PyObject* a, PyObject* b, PyObject* modulo) {
 // an operation that returns something else (e.g. @=) rebinds `row` to that result, as in pandas.
 template <typename Op>
 PyObject* in_place(PyObject* self, PyObject* other, Op op) {
-  PyObject* series = row_to_series(self);
-  if (series == nullptr) return nullptr;
-  PyObject* result = on_series(series, other, op);
-  if (result == series) {
-    Py_DECREF(result);
-    result = self;
-    Py_INCREF(self);
-  }
-  Py_DECREF(series);
-  return result;
+  nb::object series = nb::steal(row_to_series(self));
+  if (!series.is_valid()) return nullptr;
+  nb::object result = nb::steal(on_series(series.ptr(), other, op));
+  if (result.is(series)) return Py_NewRef(self);
+  return result.release().ptr();
 }
 
 template <Binary op>
@@ -79,18 +70,15 @@ PyObject* in_place_ternary(PyObject* self, PyObject* other, PyObject* modulo) {
   return in_place(self, other, [&](PyObject* x, PyObject* y) { return op(x, y, modulo); });
 }
 
-// Each Row in `items` (a tuple) replaced by its Series (new reference).
-PyObject* operands(PyObject* items, Py_ssize_t start) {
+// Each Row in `items` (a tuple) from `start` on replaced by its Series; null with an error set.
+nb::object operands(PyObject* items, Py_ssize_t start) {
   const Py_ssize_t size = PyTuple_GET_SIZE(items) - start;
-  PyObject* converted = PyTuple_New(size);
-  if (converted == nullptr) return nullptr;
+  nb::object converted = nb::steal(PyTuple_New(size));
+  if (!converted.is_valid()) return converted;
   for (Py_ssize_t i = 0; i < size; ++i) {
-    PyObject* item = operand(PyTuple_GET_ITEM(items, start + i));
-    if (item == nullptr) {
-      Py_DECREF(converted);
-      return nullptr;
-    }
-    PyTuple_SET_ITEM(converted, i, item);
+    nb::object item = operand(PyTuple_GET_ITEM(items, start + i));
+    if (!item.is_valid()) return item;
+    PyTuple_SET_ITEM(converted.ptr(), i, item.release().ptr());
   }
   return converted;
 }
@@ -103,11 +91,9 @@ PyObject* row_richcompare(PyObject* self, PyObject* other, int op) {
 // bool(row) raises pandas' error (truth value ambiguous). Like a Series, a Row is unhashable: with
 // tp_richcompare and no tp_hash, the type gets __hash__ = None.
 int row_bool(PyObject* self) {
-  PyObject* series = row_to_series(self);
-  if (series == nullptr) return -1;
-  const int truth = PyObject_IsTrue(series);
-  Py_DECREF(series);
-  return truth;
+  nb::object series = nb::steal(row_to_series(self));
+  if (!series.is_valid()) return -1;
+  return PyObject_IsTrue(series.ptr());
 }
 
 }  // namespace
@@ -119,22 +105,21 @@ PyObject* row_array_ufunc(PyObject*, PyObject* args, PyObject* kwargs) {
     PyErr_SetString(PyExc_TypeError, "__array_ufunc__(ufunc, method, *inputs, **kwargs)");
     return nullptr;
   }
-  PyObject* call = PyObject_GetAttr(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 1));
-  PyObject* inputs = call != nullptr ? operands(args, 2) : nullptr;
-  PyObject* options = kwargs != nullptr && inputs != nullptr ? PyDict_Copy(kwargs) : nullptr;
-  PyObject* result = nullptr;
-  if (inputs != nullptr && (kwargs == nullptr || options != nullptr)) {
-    PyObject* out = options != nullptr ? PyDict_GetItemString(options, "out") : nullptr;
-    PyObject* outputs = out != nullptr && PyTuple_Check(out) ? operands(out, 0) : nullptr;
-    if (out == nullptr || !PyTuple_Check(out) ||
-        (outputs != nullptr && PyDict_SetItemString(options, "out", outputs) == 0))
-      result = PyObject_Call(call, inputs, options);
-    Py_XDECREF(outputs);
+  nb::object call =
+      nb::steal(PyObject_GetAttr(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 1)));
+  if (!call.is_valid()) return nullptr;
+  nb::object inputs = operands(args, 2);
+  if (!inputs.is_valid()) return nullptr;
+  if (kwargs == nullptr) return PyObject_Call(call.ptr(), inputs.ptr(), nullptr);
+  nb::object options = nb::steal(PyDict_Copy(kwargs));
+  if (!options.is_valid()) return nullptr;
+  PyObject* out = PyDict_GetItemString(options.ptr(), "out");  // borrowed
+  if (out != nullptr && PyTuple_Check(out)) {
+    nb::object outputs = operands(out, 0);
+    if (!outputs.is_valid() || PyDict_SetItemString(options.ptr(), "out", outputs.ptr()) != 0)
+      return nullptr;
   }
-  Py_XDECREF(call);
-  Py_XDECREF(inputs);
-  Py_XDECREF(options);
-  return result;
+  return PyObject_Call(call.ptr(), inputs.ptr(), options.ptr());
 }
 
 void append_operator_slots(std::vector<PyType_Slot>& slots) {
