@@ -51,6 +51,15 @@ def wrap_like_pandas(values: list, index: pd.Index):
     return series
 
 
+def like_apply_of(result, frame: pd.DataFrame):
+    """``result`` as ``frame.apply(func, axis=1)`` returns it: of the frame's own (sliced) subclass,
+    with its ``attrs``, flags and metadata (pandas' ``__finalize__``)."""
+    if type(frame) is not pd.DataFrame:
+        subclass = frame._constructor if isinstance(result, pd.DataFrame) else frame._constructor_sliced
+        result = subclass(result)
+    return result.__finalize__(frame, method="apply")
+
+
 def assemble_batches(values: list, chunk_lengths: list[int], index: pd.Index):
     """Concatenation of map_batches results in input order.
 

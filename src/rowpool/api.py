@@ -340,7 +340,7 @@ def apply(
         return _files_job("rows", **locals())
     if columns is not None:
         df = df[list(columns)]
-    return run_rows(
+    result = run_rows(
         df,
         func,
         _assemble_rows,
@@ -358,6 +358,9 @@ def apply(
         in_process=in_process,
         init=init,
     )
+    if errors == "collect":
+        return _results.like_apply_of(result[0], df), result[1]
+    return _results.like_apply_of(result, df)
 
 
 def run_rows(
