@@ -34,7 +34,11 @@ void bind_scheduler(nb::module_& m) {
       .def("record", &Scheduler::record, "rows"_a, "seconds"_a,
            "Feeds back a chunk's compute time.")
       .def_prop_ro("dispatched_rows", &Scheduler::dispatched_rows, "Rows handed out so far.")
-      .def_prop_ro("seconds_per_row", &Scheduler::seconds_per_row, "Measured mean cost of a row.");
+      .def_prop_ro("seconds_per_row", &Scheduler::seconds_per_row,
+                   "Measured cost of a row, beyond its chunk's fixed cost.")
+      .def_prop_ro(
+          "fixed_seconds", [](const Scheduler& s) { return s.cost().fixed; },
+          "Measured fixed cost of a chunk, whatever its length.");
 }
 
 }  // namespace rowpool::python
