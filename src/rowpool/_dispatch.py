@@ -237,7 +237,8 @@ class Dispatcher:
         self.pool.arena.release(task.block)
         outcome = pickle.loads(payload)
         begin, end, _ = task.rows
-        self.scheduler.record(end - begin, compute_ns / 1e9)
+        if not flags & _protocol.IMPORTED:
+            self.scheduler.record(end - begin, compute_ns / 1e9)
         self.outcomes[begin] = (end, outcome)
         if outcome[3] and self.spec.errors == "raise":
             self.stopping = True  # drain what is in flight, then report the earliest failure
@@ -251,7 +252,8 @@ class Dispatcher:
         if not state.queue or state.running != state.queue[0]:
             return None  # a worker still starting up or between chunks has no deadline
         rows = self.inflight[state.running].rows
-        return deadline(state.started, rows.end - rows.begin, self.timeout, self.scheduler.seconds_per_row)
+        count, cost = rows.end - rows.begin, self.scheduler
+        return deadline(state.started, count, self.timeout, cost.seconds_per_row, cost.fixed_seconds)
 
     def wait_ms(self) -> int:
         deadlines = [d for d in map(self.deadline, self.workers) if d is not None]

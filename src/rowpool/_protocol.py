@@ -14,12 +14,15 @@ from ._core import ResultKind as ResultKind  # how a chunk's results travel; def
 JOB = 1  # payload: cloudpickled JobSpec; tag: job id
 TASK = 2  # payload: TASK_RECORD; tag: chunk id
 # worker -> parent
-RESULT = 10  # tag: chunk id; flags: IN_ARENA or 0; arg0: result bytes; arg1: compute nanoseconds
+RESULT = 10  # tag: chunk id; flags: IN_ARENA, IMPORTED; arg0: result bytes; arg1: compute nanoseconds
 STARTED = 12  # tag: chunk id; the worker began it (deadlines count from here)
 JOB_FAILED = 11  # payload: pickled (what, type name, message, traceback); tag: job id; flags:
 INIT_FAILED = 1  # ... the job's init raised (else the job could not be unpickled)
 
-IN_ARENA = 1
+IN_ARENA = 1  # the result is in the task's result area, not in the payload
+# The chunk imported modules (e.g. the first row needing pandas): a one-time cost, so the chunk's
+# time says nothing about what its rows cost and the scheduler does not learn from it.
+IMPORTED = 2
 
 # chunk offset, chunk bytes, result offset, result capacity, first row, end row
 TASK_RECORD = struct.Struct("<6Q")

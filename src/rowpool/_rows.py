@@ -12,12 +12,41 @@ from . import _codec, _core
 
 
 class Chunk(NamedTuple):
-    """A decoded chunk: its row labels, one array per column, and the (rows, columns) block when
-    one 2-D block holds every column in order (else None)."""
+    """A decoded chunk: its row labels; its parts as they travel, (column positions, a (rows,
+    len(positions)) block or one column's array); the (rows, columns) block when one block holds
+    every column in order (else None); and where each column is among the parts (see Places)."""
 
     index: object
-    arrays: list
+    parts: list
     whole: np.ndarray | None
+    places: list
+
+    def column(self, j: int):
+        """Column ``j``'s array (a view of its block's column for a block)."""
+        number, offset = self.places[j]
+        part = self.parts[number][1]
+        return part if offset < 0 else part[:, offset]
+
+
+class Places(NamedTuple):
+    """Where a job's columns are among the parts of its chunks, worked out once per job (a chunk's
+    cost must not grow with the number of columns): per column, (number of its part, its offset in
+    a block or -1 for a part of its own); and the number of the block holding every column in
+    order, if one does."""
+
+    columns: list
+    whole: int | None
+
+    @classmethod
+    def of(cls, layout: list, width: int) -> Places:
+        columns: list = [None] * width
+        whole = None
+        for number, (kind, _dtype, positions, _rows_major) in enumerate(layout):
+            for offset, j in enumerate(positions):
+                columns[j] = (number, offset if kind == "block" else -1)
+            if kind == "block" and positions == tuple(range(width)):
+                whole = number
+        return cls(columns, whole)
 
 
 class Utf8Column(NamedTuple):
@@ -38,16 +67,18 @@ class Utf8Column(NamedTuple):
         return _core.utf8_values(self.offsets, self.valid, self.data, np.nan)
 
 
-def decode_chunk(memory: np.ndarray, offset: int, layout: list, width: int) -> Chunk:
+def decode_chunk(memory: np.ndarray, offset: int, context: JobContext) -> Chunk:
     """The chunk at ``offset`` (see Chunk).
 
-    Numpy parts are views into the arena (no copy). The block is the 2-D (rows, columns) view when
-    one block holds every column in order, so ``map_batches`` builds its DataFrame without a copy."""
+    Numpy parts are views into the arena (no copy); nothing is done per column, so decoding costs
+    the same for 10 or 10,000 columns. The block is the 2-D (rows, columns) view when one block
+    holds every column in order, so ``map_batches`` builds its DataFrame without a copy."""
     buffers = _codec.unpack(memory, offset)
     index = pickle.loads(buffers[0])
     rows = len(index)
+    layout = context.spec.layout
     parts = [_decode_part(buffer, entry, rows) for buffer, entry in zip(buffers[1:], layout)]
-    return build_chunk(index, parts, layout, width)
+    return build_chunk(index, parts, layout, context.places)
 
 
 def _decode_part(buffer: np.ndarray, entry: tuple, rows: int):
@@ -62,20 +93,11 @@ def _decode_part(buffer: np.ndarray, entry: tuple, rows: int):
     return values if rows_major else values.T
 
 
-def build_chunk(index, parts: list, layout: list, width: int) -> Chunk:
+def build_chunk(index, parts: list, layout: list, places: Places) -> Chunk:
     """The Chunk of decoded ``parts``, one per layout entry: the column (a numpy array, the
     unpickled values or a Utf8Column), or for a block its (rows, columns) array."""
-    arrays: list = [None] * width
-    whole = None
-    for part, (kind, _dtype, positions, _rows_major) in zip(parts, layout):
-        if kind != "block":
-            arrays[positions[0]] = part
-            continue
-        for i, j in enumerate(positions):
-            arrays[j] = part[:, i]
-        if positions == tuple(range(width)):
-            whole = part
-    return Chunk(index, arrays, whole)
+    whole = None if places.whole is None else parts[places.whole]
+    return Chunk(index, [(entry[2], part) for entry, part in zip(layout, parts)], whole, places.columns)
 
 
 def row_values(native, row_dtype) -> list:
@@ -115,6 +137,7 @@ class JobContext:
         self.attr_lookup = {
             label: j for label, j in self.lookup.items() if j >= 0 and label in spec.attribute_labels
         }
+        self.places = Places.of(spec.layout, self.width)
         self._columns = None
 
     def run_init(self) -> None:
@@ -138,7 +161,6 @@ class RowSource:
         self.context = context
         self.chunk = chunk
         index = chunk.index
-        self.arrays = chunk.arrays
         self.lookup = context.lookup
         self.attr_lookup = context.attr_lookup
         self.width = context.width
@@ -153,6 +175,7 @@ class RowSource:
         self._values: dict[int, list] = {}
         self._frame = None
         self._matrix = None
+        self._shared = True
 
     @property
     def columns(self):
@@ -162,24 +185,58 @@ class RowSource:
     def column(self, j: int) -> list:
         values = self._values.get(j)
         if values is None:
-            values = self._values[j] = row_values(self.arrays[j], self.context.spec.row_dtype)
+            values = self._values[j] = row_values(self.chunk.column(j), self.context.spec.row_dtype)
         return values
 
     def series(self, pos: int):
         """The genuine pandas row Series, built the way pandas' ``FrameColumnApply.series_generator``
         builds it: ``frame.iloc[pos]`` when the row dtype is an extension dtype (sparse, nullable,
         categorical, tz-aware ...), else a row of ``frame.values`` (pandas' interleaving, e.g. Python
-        ints in an object row). Always a copy, so a row kept by ``func`` never points into the arena."""
+        ints in an object row). Never a view of the arena nor of another row."""
         import pandas as pd
 
-        if self._frame is None:
-            self._frame = chunk_frame(self.context, self.chunk)
+        if self._matrix is None and self._frame is None:
             row_dtype = self.context.spec.row_dtype
-            self._matrix = None if not isinstance(row_dtype, np.dtype) else self._frame.values
+            self._matrix = row_matrix(self.chunk, row_dtype, self.width)
+            # A row of a matrix built for this chunk is a view: no other row, nor the arena, uses
+            # its values (each position is asked for once).
+            self._shared = self._matrix is self.chunk.whole
+            if self._matrix is None:
+                self._frame = chunk_frame(self.context, self.chunk)
+                if isinstance(row_dtype, np.dtype):
+                    self._matrix, self._shared = self._frame.values, True
         if self._matrix is None:
             return self._frame.iloc[pos].copy()
         values = self._matrix[pos]
-        return pd.Series(values, index=self.columns, dtype=values.dtype, name=self.labels[pos], copy=True)
+        label = self.labels[pos]
+        return pd.Series(values, index=self.columns, dtype=values.dtype, name=label, copy=self._shared)
+
+
+NUMERIC_KINDS = "biufc"  # numpy kinds whose casts to a row dtype are exactly pandas' interleaving
+
+
+def row_matrix(chunk: Chunk, row_dtype, width: int) -> np.ndarray | None:
+    """pandas' ``frame.values`` of the chunk, the rows pandas' row Series are made of, built
+    straight from the chunk's parts (no DataFrame: its cost would grow with the frame's width,
+    once per chunk) where numpy's casts are what pandas' interleaving does: numeric columns into a
+    numeric or object row dtype (Python floats, ints and bools in an object row), object and str
+    columns into an object row. None for anything else (datetimes, extension arrays ...), whose
+    rows come from the chunk's DataFrame."""
+    if not isinstance(row_dtype, np.dtype) or row_dtype.kind not in NUMERIC_KINDS + "O":
+        return None
+    if chunk.whole is not None and chunk.whole.dtype == row_dtype:
+        return chunk.whole
+    matrix = np.empty((len(chunk.index), width), dtype=row_dtype)
+    for positions, part in chunk.parts:
+        if isinstance(part, Utf8Column) and row_dtype.kind == "O":
+            matrix[:, positions[0]] = np.array(part.values(), dtype=object)
+        elif not isinstance(part, np.ndarray) or part.dtype.kind not in NUMERIC_KINDS + "O":
+            return None
+        elif part.ndim == 2:
+            matrix[:, list(positions)] = part
+        else:
+            matrix[:, positions[0]] = part
+    return matrix
 
 
 def run_rows(context: JobContext, chunk: Chunk, progress=None) -> tuple:
@@ -200,19 +257,28 @@ def run_rows(context: JobContext, chunk: Chunk, progress=None) -> tuple:
 
 def chunk_frame(context: JobContext, chunk: Chunk):
     """The chunk as a DataFrame (for map_batches and the row Series), with the original columns,
-    index and column dtypes: a single block is wrapped as it is (no copy); otherwise every column
-    keeps its own dtype (the DataFrame constructor alone would infer ``str`` from an object column
-    holding only strings)."""
+    index and column dtypes: a single block is wrapped as it is (no copy); otherwise one frame per
+    part (a block of many columns at once: its cost does not grow with the frame's width), side by
+    side, every column with its own dtype (the DataFrame constructor alone would infer ``str``
+    from an object column holding only strings)."""
     import pandas as pd
 
     if chunk.whole is not None:
         frame = pd.DataFrame(chunk.whole, copy=False)
     else:
-        arrays = [
-            np.array(a.values(), dtype=object) if isinstance(a, Utf8Column) else a for a in chunk.arrays
-        ]
-        columns = {j: pd.Series(a, dtype=a.dtype, copy=False) for j, a in enumerate(arrays)}
-        frame = pd.DataFrame(columns, copy=False)
+        rows = pd.RangeIndex(len(chunk.index))
+        pieces = []
+        for positions, part in chunk.parts:
+            if isinstance(part, np.ndarray) and part.ndim == 2:
+                pieces.append(pd.DataFrame(part, index=rows, columns=list(positions), copy=False))
+                continue
+            values = np.array(part.values(), dtype=object) if isinstance(part, Utf8Column) else part
+            column = pd.Series(values, index=rows, dtype=values.dtype, copy=False)
+            pieces.append(column.to_frame(positions[0]))
+        frame = pd.concat(pieces, axis=1) if pieces else pd.DataFrame(index=rows)
+        order = [j for positions, _ in chunk.parts for j in positions]
+        if order != list(range(context.width)):
+            frame = frame.iloc[:, np.argsort(order, kind="stable")]
     index = chunk.index
     frame.index = pd.Index(index) if isinstance(index, range) else index
     frame.columns = context.columns

@@ -176,4 +176,11 @@ class InputTable:
                 parts.append(source[:, begin:end].T)
             else:
                 parts.append(source[begin:end])
-        return build_chunk(self._index_slice(begin, end), parts, self.layout, self.width)
+        return build_chunk(self._index_slice(begin, end), parts, self.layout, self.places)
+
+    @cached_property
+    def places(self):
+        """Where each column is among a chunk's parts (``rowpool._rows.Places``)."""
+        from ._rows import Places
+
+        return Places.of(self.layout, self.width)

@@ -28,12 +28,16 @@ RETIRE_GRACE_MS = 1000  # a retired worker is idle: it exits at once on EOF or S
 MAX_SPARED_OVERRUNS = 4  # times a range passing max_worker_memory is re-run without blame
 
 
-def deadline(started: float, rows: int, timeout: float | None, seconds_per_row: float) -> float | None:
-    """When a chunk of ``rows`` rows started at ``started`` is overdue (None: no timeout)."""
+def deadline(
+    started: float, rows: int, timeout: float | None, seconds_per_row: float, fixed_seconds: float = 0.0
+) -> float | None:
+    """When a chunk of ``rows`` rows started at ``started`` is overdue (None: no timeout): twice its
+    measured fixed cost (the chunk's set-up is no row's fault), plus its expected time and one
+    timeout, or exactly one timeout per row before the cost per row is known or for a single row."""
     if timeout is None:
         return None
     allowance = timeout + 2 * rows * seconds_per_row if seconds_per_row > 0 and rows > 1 else timeout * rows
-    return started + allowance
+    return started + 2 * fixed_seconds + allowance
 
 
 class MemoryWatch:

@@ -158,8 +158,9 @@ class Worker:
         )
         self.queue.send(_protocol.STARTED, 0, chunk_id, 0, 0, b"")
         spec = self.context.spec
+        modules = len(sys.modules)
         started = time.perf_counter()
-        chunk = decode_chunk(self.memory, chunk_offset, spec.layout, self.context.width)
+        chunk = decode_chunk(self.memory, chunk_offset, self.context)
         if spec.mode == "rows":
             progress = self.memory[result_offset - _protocol.PROGRESS_BYTES : result_offset]
             outcome = self.run_rows(chunk, progress)
@@ -170,13 +171,15 @@ class Worker:
             # queue are the worker's. (The row loop does the same in C++ after each row.)
             os._exit(0)
         elapsed_ns = int((time.perf_counter() - started) * 1e9)
+        flags = _protocol.IMPORTED if len(sys.modules) != modules else 0
         result = _picklable_outcome(outcome)
         del chunk  # views into the arena: drop them before the parent reuses the block
-        if len(result) <= result_capacity:
-            self.memory[result_offset : result_offset + len(result)] = memoryview(result).cast("B")
-            self.queue.send(_protocol.RESULT, _protocol.IN_ARENA, chunk_id, len(result), elapsed_ns, b"")
-        else:
-            self.queue.send(_protocol.RESULT, 0, chunk_id, len(result), elapsed_ns, result)
+        size = len(result)
+        if size <= result_capacity:
+            self.memory[result_offset : result_offset + size] = memoryview(result).cast("B")
+            flags |= _protocol.IN_ARENA
+            result = b""
+        self.queue.send(_protocol.RESULT, flags, chunk_id, size, elapsed_ns, result)
 
     def run_rows(self, chunk, progress):
         kind, data, numpy_scalars, failures = run_rows(self.context, chunk, progress)
