@@ -52,9 +52,9 @@ A LEAKED worker is not counted as a loading death.
 from __future__ import annotations
 
 import enum
-import pickle
 from typing import NamedTuple
 
+from ._exception_types import describe_type
 from ._protocol import ResultKind
 from .errors import RowTimeout, WorkerLost
 
@@ -208,7 +208,7 @@ def failed_outcome(error: BaseException, rows: int, mode: str) -> tuple:
     """The outcome of a poisoned range of ``rows`` rows under ``errors="coerce"``/``"collect"``:
     every row (or the batch) failed with ``error``, its value None."""
     kind = type(error)
-    failure = (0, f"rowpool.{kind.__name__}", str(error), "", pickle.dumps(kind))
+    failure = (0, f"rowpool.{kind.__name__}", str(error), "", describe_type(kind))
     if mode == "batches":
         return (ResultKind.OBJECT, [None], True, [failure])
     return (ResultKind.OBJECT, [None] * rows, True, [(pos,) + failure[1:] for pos in range(rows)])

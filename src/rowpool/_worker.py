@@ -21,19 +21,17 @@ import traceback
 
 from . import _core, _protocol
 from ._deferred_imports import DeferringFinder
+from ._exception_types import describe_type
 from ._rows import JobContext, chunk_frame, decode_chunk, run_rows
 
 
 def _describe(exc: BaseException) -> tuple:
-    """(type name, message, formatted traceback, pickled type or None) of an exception.
+    """(type name, message, formatted traceback, description of its type) of an exception.
 
     Never raises: an exception whose ``__str__`` or traceback formatting fails, or whose type cannot
-    be pickled, is still described (the parent then raises a plain RowError)."""
+    be pickled, is still described (see _exception_types: the parent rebuilds that type)."""
     kind = type(exc)
-    try:
-        original = pickle.dumps(kind)
-    except Exception:
-        original = None
+    original = describe_type(kind)
     module = getattr(kind, "__module__", None)
     qualname = getattr(kind, "__qualname__", None) or getattr(kind, "__name__", "?")
     type_name = qualname if module in (None, "builtins") else f"{module}.{qualname}"

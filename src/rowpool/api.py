@@ -10,6 +10,7 @@ import pandas as pd
 
 from . import _results
 from ._dispatch import Dispatcher
+from ._exception_types import restore_type
 from ._local import LocalRun, check_in_process, in_process_budget, record_start
 from ._spec import JobSpec, encode_spec
 from ._table import InputTable
@@ -180,15 +181,9 @@ def _failures(chunks, index):
 
 
 def _raise_first(failures, index):
-    import pickle
-
     position, type_name, message, tb, original = failures[0]
-    original_type = None
-    if original is not None:
-        with contextlib.suppress(Exception):  # e.g. its module does not import in the parent
-            original_type = pickle.loads(original)
     raise make_row_error(
-        original_type,
+        restore_type(original),
         label=index[position],
         position=position,
         exc_type=type_name,

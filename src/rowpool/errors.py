@@ -96,10 +96,12 @@ class RowError(RowpoolError):
         return f"{self.exc_type}: {self.message} (row {self.label!r})"
 
     def __reduce__(self):
+        from ._exception_types import describe_type
+
         return (
             _rebuild_row_error,
             (
-                self.original_type,
+                describe_type(self.original_type),
                 self.label,
                 self.position,
                 self.exc_type,
@@ -169,8 +171,10 @@ def make_row_error(
 
 
 def _rebuild_row_error(original, label, position, exc_type, message, worker_traceback):
+    from ._exception_types import restore_type
+
     return make_row_error(
-        original,
+        restore_type(original),
         label=label,
         position=position,
         exc_type=exc_type,
