@@ -176,6 +176,15 @@ def _efficiency_bar(scenario: str, floor: float) -> Callable[[dict], tuple[str, 
     return check
 
 
+def _wide_bar(runs: dict) -> tuple[str, bool] | None:
+    rows = runs.get("wide", {})
+    row, serial = rows.get("rowpool-pool"), serial_wall(rows)
+    if not row or row["status"] != OK or serial is None:
+        return None
+    ratio = row["wall_s"] / serial
+    return f"{ratio:.2f}x serial's wall (warm Pool)", ratio <= 2.0
+
+
 def _start_bar(runs: dict) -> tuple[str, bool] | None:
     row = _rowpool(runs, "start")
     if not row:
@@ -202,6 +211,8 @@ BARS = (
     Bar("skew", "skew", "parallel efficiency >= 0.95", _efficiency_bar("skew", 0.95)),
     Bar("out of core", "outofcore", "peak PSS <= budget + 500 MB, output identical", _outofcore_bar),
     Bar("start", "start", "warm Pool, 1-row job < 50 ms", _start_bar),
+    # Issue 17.1: rows that need their genuine Series must not cost a chunk's set-up each.
+    Bar("wide", "wide", "warm Pool, wall <= 2x serial df.apply", _wide_bar),
 )
 
 

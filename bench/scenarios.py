@@ -55,6 +55,11 @@ def spin_row(row):
     return spin(int(row["n"])) + row["v"]
 
 
+def wide_row(row):
+    """Wide: ``iloc`` is no field access, so the row must be pandas' genuine row Series."""
+    return row.iloc[0]
+
+
 def start_row(row):
     """Start: the smallest job there is."""
     return row["v"] + 1.0
@@ -177,6 +182,13 @@ OUTOFCORE_ROW_GROUP = 20_000
 OUTOFCORE_BUDGET = 512 << 20  # the file holds 128,000 x 1,000 float64: 1 GiB, twice the budget
 
 
+def wide_frame(n_rows: int) -> pd.DataFrame:
+    """Issue 17.1's frame: 5,000 normal float columns and a str column ``s`` (object rows)."""
+    df = pd.DataFrame(np.random.default_rng(0).normal(size=(n_rows, 5000)))
+    df["s"] = "x"
+    return df
+
+
 def cost_frame(costs_ms: np.ndarray) -> pd.DataFrame:
     """Rows costing ``costs_ms`` milliseconds each of pure-Python CPU (column ``n``), plus ``v``."""
     n_rows = len(costs_ms)
@@ -273,6 +285,16 @@ SCENARIOS: dict[str, Scenario] = {
             smoke_rows=100,
             timeout_s=300,
             sample_interval_s=0.25,
+        ),
+        Scenario(
+            name="wide",
+            summary="5,000 float columns and a str column, lambda r: r.iloc[0] "
+            "(every row a genuine pandas Series of 5,001 values)",
+            make=wide_frame,
+            job=Job(wide_row),
+            rows=2_000,
+            smoke_rows=50,
+            timeout_s=600,
         ),
         Scenario(
             name="start",
