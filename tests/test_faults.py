@@ -465,7 +465,7 @@ def test_max_worker_memory_leak_passing_the_limit_mid_chunk_blames_no_row():
     sampled every 200 ms; each chunk adds 60 MB, half the limit): those chunks are re-run, never
     reported, even with retries=0."""
     df = frame(80)
-    with rowpool.Pool(2, max_worker_memory=120 * MB) as pool:
+    with rowpool.Pool(2, max_worker_memory=128 * MB) as pool:
         result = pool.apply(df, slow_hoarder(10, 0.04), chunk_rows=6, retries=0)
         pd.testing.assert_series_equal(result, df.apply(lambda r: r["a"] + 1, axis=1))
         assert len(pool.pids()) == 2

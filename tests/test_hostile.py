@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -94,6 +95,10 @@ def marked_pids(marks) -> list[int]:
 def assert_gone(pids, timeout=3.0, what="worker"):
     survivors = lambda: [p for p in pids if alive(p)]  # noqa: E731
     assert wait_until(lambda: not survivors(), timeout), f"{what}s still alive: {survivors()}"
+
+
+def double(row):
+    return row["a"] * 2
 
 
 # -- 4: a job in a thread other than the main one -------------------------------------------------
@@ -265,3 +270,140 @@ def test_a_forked_child_returning_from_a_batch_never_speaks_for_the_worker():
     for _ in range(3):
         result = rowpool.map_batches(df, forks_in_batch, workers=2, chunk_rows=5)
         pd.testing.assert_series_equal(result, df["a"] * 2)
+
+
+# -- 7: timeouts too long for the engine's waits ----------------------------------------------------
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), 30 * 86400.0, 10**12])
+def test_an_endless_or_huge_timeout_means_no_limit(timeout):
+    df = pd.DataFrame({"a": np.arange(40)})
+    result = rowpool.apply(df, double, workers=2, timeout=timeout)
+    pd.testing.assert_series_equal(result, df.apply(double, axis=1))
+
+
+# -- 8: one Pool, two threads ---------------------------------------------------------------------------
+
+
+def test_one_pool_used_from_two_threads_at_once_runs_both_jobs(pool):
+    df = pd.DataFrame({"a": np.arange(20000)})
+    expected = df.apply(double, axis=1)
+
+    def run(results, errors, slot):
+        try:
+            results[slot] = pool.apply(df, double)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    for _ in range(3):
+        results, errors = [None, None], []
+        threads = [threading.Thread(target=run, args=(results, errors, slot)) for slot in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not any(thread.is_alive() for thread in threads), "a job never finished"
+        assert not errors, errors
+        for result in results:
+            pd.testing.assert_series_equal(result, expected)
+
+
+# -- 10: absurd worker counts -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: rowpool.Pool(n),
+        lambda n: rowpool.apply(pd.DataFrame({"a": [1, 2]}), double, workers=n),
+        lambda n: rowpool.map_batches(pd.DataFrame({"a": [1, 2]}), len, workers=n),
+    ],
+    ids=["Pool", "apply", "map_batches"],
+)
+def test_more_workers_than_the_machine_can_hold_is_refused_before_any_starts(make):
+    children = psutil.Process().children()
+    with pytest.raises(ValueError, match="workers"):
+        make(10**6)
+    assert psutil.Process().children() == children
+
+
+# -- 11: Ctrl-C while a temporary pool starts its workers -----------------------------------------------
+
+
+def test_ctrl_c_while_a_temporary_pool_spawns_leaves_no_worker_while_the_exception_lives(monkeypatch):
+    from rowpool import _core
+    from rowpool import pool as pool_module
+
+    spawned = []
+    engine_supervisor = _core.Supervisor
+
+    class InterruptedSupervisor:
+        """The engine's Supervisor, interrupted (as by Ctrl-C) after it spawned two workers."""
+
+        def __init__(self):
+            self.real = engine_supervisor()
+
+        def spawn(self, argv, fds):
+            if len(spawned) == 2:
+                raise KeyboardInterrupt
+            spawned.append(self.real.pid(worker := self.real.spawn(argv, fds)))
+            return worker
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def __len__(self):
+            return len(self.real)
+
+    monkeypatch.setattr(pool_module._core, "Supervisor", InterruptedSupervisor)
+    with pytest.raises(KeyboardInterrupt) as kept:  # the exception (and its frames) stay alive
+        rowpool.apply(pd.DataFrame({"a": np.arange(100)}), double, workers=4, in_process=False)
+    assert kept.value is not None and len(spawned) == 2
+    assert_gone(spawned, timeout=0.5)
+
+
+# -- 12: cleanup must not lose a finished result --------------------------------------------------------
+
+
+def test_no_thread_to_spare_for_cleanup_still_returns_the_result(monkeypatch):
+    """Under an address-space limit (``prlimit --as``) the job finished, then starting the thread
+    that reaps a temporary pool's workers failed and lost the result."""
+    import threading as threading_module
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading_module.Thread, "start", no_thread)
+    df = pd.DataFrame({"a": np.arange(2000)})
+    result = rowpool.apply(df, double, workers=2, in_process=False)
+    pd.testing.assert_series_equal(result, df.apply(double, axis=1))
+
+
+# -- 13: small things -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["x", 3, object()])
+def test_pool_must_be_a_pool(value):
+    with pytest.raises(TypeError, match="pool"):
+        rowpool.apply(pd.DataFrame({"a": [1, 2]}), double, pool=value)
+
+
+@pytest.mark.parametrize("arguments", [["--rows", "-5"], ["--rows", "0"], ["--workers", "0"]])
+def test_demo_refuses_bad_numbers_with_a_usage_message(arguments):
+    proc = subprocess.run(
+        [sys.executable, "-m", "rowpool", "demo", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc
+    assert "usage:" in proc.stderr and arguments[0] in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_max_worker_memory_leaves_room_for_the_worker_itself():
+    """A worker that imports pandas and pyarrow holds about 110 MB before its first row: a limit
+    below what a worker needs would blame an innocent row."""
+    with pytest.raises(ValueError, match="max_worker_memory") as info:
+        rowpool.Pool(2, max_worker_memory=40 << 20)
+    assert "worker itself" in str(info.value)

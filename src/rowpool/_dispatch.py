@@ -30,6 +30,7 @@ from .errors import BudgetExceeded, EngineError, InitError, QueueClosed, Seriali
 PREFETCH = 2
 TARGET_CHUNK_SECONDS = 0.25
 RESULT_BYTES_PER_ROW = 9  # a float64 plus pickle framing; larger results travel inline
+MAX_WAIT_SECONDS = 3600.0  # the longest single wait for events (deadlines further off are re-checked)
 
 
 @dataclass
@@ -262,7 +263,10 @@ class Dispatcher:
             deadlines.append(next_check)
         if not deadlines:
             return -1
-        return max(0, int((min(deadlines) - time.monotonic()) * 1000) + 1)
+        # The engine waits at most an int of milliseconds: a deadline further off (a timeout of
+        # inf, or of weeks) is looked at again after MAX_WAIT_SECONDS.
+        seconds = min(min(deadlines) - time.monotonic(), MAX_WAIT_SECONDS)
+        return max(0, int(seconds * 1000) + 1)
 
     def enforce_deadlines(self) -> None:
         self.handle_ready()  # a result that arrived in time is no overrun

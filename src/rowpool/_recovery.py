@@ -192,7 +192,7 @@ def poison_error(
     if ending.over_memory is not None:
         cause = (
             f"stopped at {ending.over_memory} bytes resident, past max_worker_memory={max_memory} "
-            f"bytes: {ending.text}"
+            f"bytes, which counts the worker itself and what the function imports: {ending.text}"
         )
     return WorkerLost(
         f"{where} (position {first}{'' if first == last else f'..{last}'}) killed its worker "

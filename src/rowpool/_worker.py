@@ -10,6 +10,7 @@ a row is running.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pickle
 import select
@@ -23,6 +24,7 @@ from . import _core, _protocol
 from ._deferred_imports import DeferringFinder
 from ._exception_types import describe_type
 from ._rows import JobContext, chunk_frame, decode_chunk, run_rows
+from .errors import QueueClosed
 
 
 def _describe(exc: BaseException) -> tuple:
@@ -107,16 +109,17 @@ class Worker:
         self.pid = os.getpid()
 
     def serve(self) -> int:
-        while True:
-            try:
+        # QueueClosed: the parent is done with us (it stopped the job, or closed the pool while a
+        # chunk ran) or gone. Nobody is left to tell, and nothing to report on stderr.
+        with contextlib.suppress(QueueClosed):
+            while True:
                 header, payload = self.queue.receive()
-            except Exception:  # QueueClosed: the parent is done with us or gone
-                return 0
-            kind, _flags, tag = header[0], header[1], header[2]
-            if kind == _protocol.JOB:
-                self.load_job(tag, payload)
-            elif kind == _protocol.TASK:
-                self.run_task(tag, payload)
+                kind, _flags, tag = header[0], header[1], header[2]
+                if kind == _protocol.JOB:
+                    self.load_job(tag, payload)
+                elif kind == _protocol.TASK:
+                    self.run_task(tag, payload)
+        return 0
 
     def load_job(self, job_id: int, payload: bytes) -> None:
         self.job_id = job_id

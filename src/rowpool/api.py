@@ -15,7 +15,7 @@ from ._local import LocalRun, check_in_process, in_process_budget, record_start
 from ._spec import JobSpec, encode_spec
 from ._table import InputTable
 from .errors import make_row_error
-from .pool import Pool, _check_max_worker_memory, _check_workers
+from .pool import Pool, _check_max_worker_memory, _check_workers, check_pool
 from .progress import make_progress
 
 ERRORS = ("raise", "coerce", "collect")
@@ -50,6 +50,9 @@ def _pool_for(pool, workers, max_worker_memory=None):
     temporary = Pool(workers, max_worker_memory=max_worker_memory)
     try:
         yield temporary
+    except BaseException:
+        temporary.abort()  # its workers are gone before the error reaches the caller
+        raise
     finally:
         temporary.close(wait=False)  # its workers exit and are reaped while the caller goes on
 
@@ -143,7 +146,7 @@ def _run_in_workers(
     """Runs the rows ``local`` left (all when it ran none) on the pool's workers: their outcomes.
     A temporary pool's start is measured: it sets the budget of later jobs in the calling process."""
     created = time.monotonic()
-    with _pool_for(pool, workers, max_worker_memory) as active:
+    with _pool_for(pool, workers, max_worker_memory) as active, active.running_job():
         run = Dispatcher(
             active,
             table,
@@ -386,6 +389,7 @@ def run_rows(
         raise TypeError(f"init must be callable or None, not {type(init).__name__}")
     if row_type not in ROW_TYPES:
         raise ValueError(f"row_type must be one of {ROW_TYPES}, got {row_type!r}")
+    check_pool(pool)
     workers = _check_workers(workers) if pool is None else pool.workers
     if len(df) == 0 or df.shape[1] == 0:
         # pandas probes func with an empty Series to pick the result shape; do exactly as it does.
@@ -464,6 +468,7 @@ def map_batches(
     check_in_process(in_process, timeout=timeout, max_worker_memory=max_worker_memory)
     if init is not None and not callable(init):
         raise TypeError(f"init must be callable or None, not {type(init).__name__}")
+    check_pool(pool)
     workers = _check_workers(workers) if pool is None else pool.workers
     table = InputTable(df)
     spec = JobSpec.for_table(

@@ -71,14 +71,22 @@ def demo(rows: int, workers: int | None, check_rows: int) -> int:
     return 0
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an int >= 1 (argparse turns the ValueError into a usage error)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rowpool", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="run the demo job and print time, rows/s, memory")
-    demo_parser.add_argument("--rows", type=int, default=2_000_000, help="rows in the table")
-    demo_parser.add_argument("--workers", type=int, default=None, help="worker processes (all CPUs)")
+    demo_parser.add_argument("--rows", type=positive_int, default=2_000_000, help="rows in the table")
+    demo_parser.add_argument("--workers", type=positive_int, default=None, help="worker processes (all CPUs)")
     demo_parser.add_argument(
-        "--check-rows", type=int, default=50_000, help="rows compared against serial df.apply"
+        "--check-rows", type=positive_int, default=50_000, help="rows compared against serial df.apply"
     )
     from .files import _cli as run_cli
 

@@ -38,6 +38,47 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+# What one worker takes at least: two fds in the parent (its queue and its pidfd), and the memory of
+# an interpreter that imported rowpool and numpy.
+WORKER_FDS = 2
+WORKER_FOOTPRINT = 30 << 20
+RESERVED_FDS = 256  # left to the rest of the parent process
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", "rb") as meminfo:
+            for line in meminfo:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_worker_capacity(workers: int) -> None:
+    """Refuses more workers than the fd limit or the available memory can hold: spawning them
+    would fail half-way (or swap the machine to a halt) after many started."""
+    import resource
+
+    fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    limits = []
+    if fd_limit != resource.RLIM_INFINITY and workers * WORKER_FDS > fd_limit - RESERVED_FDS:
+        at_most = max(1, (fd_limit - RESERVED_FDS) // WORKER_FDS)
+        limits.append(f"{WORKER_FDS} file descriptors each, {fd_limit} allowed: at most {at_most}")
+    available = _available_memory()
+    if available is not None and workers * WORKER_FOOTPRINT > available:
+        at_most = max(1, available // WORKER_FOOTPRINT)
+        limits.append(
+            f"about {WORKER_FOOTPRINT >> 20} MiB each, {available >> 20} MiB available: at most {at_most}"
+        )
+    if limits:
+        raise ValueError(
+            f"workers={workers} is more than this machine can hold ({'; '.join(limits)}); "
+            f"it has {default_workers()} CPUs"
+        )
+
+
 def _check_workers(workers) -> int:
     if workers is None:
         return default_workers()
@@ -45,7 +86,14 @@ def _check_workers(workers) -> int:
         raise TypeError(f"workers must be a positive int or None, not {type(workers).__name__}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    _check_worker_capacity(workers)
     return workers
+
+
+def check_pool(pool) -> None:
+    """``pool``: a Pool or None."""
+    if pool is not None and not isinstance(pool, Pool):
+        raise TypeError(f"pool must be a rowpool.Pool or None, not {type(pool).__name__}")
 
 
 # Native thread pools (BLAS, OpenMP, numexpr) get the worker's share of the CPUs unless the user
@@ -58,7 +106,9 @@ THREAD_POOL_VARIABLES = (
     "NUMEXPR_NUM_THREADS",
 )
 
-MIN_WORKER_MEMORY = 32 << 20  # a Python worker alone needs about this much
+# max_worker_memory counts the worker itself: an interpreter that imported pandas and pyarrow holds
+# about 110 MB before its first row. A lower limit would blame whichever row ran first.
+MIN_WORKER_MEMORY = 128 << 20
 
 
 def _check_max_worker_memory(limit) -> int | None:
@@ -68,7 +118,8 @@ def _check_max_worker_memory(limit) -> int | None:
         raise TypeError(f"max_worker_memory must be an int (bytes) or None, not {type(limit).__name__}")
     if limit < MIN_WORKER_MEMORY:
         raise ValueError(
-            f"max_worker_memory is in bytes and must be at least {MIN_WORKER_MEMORY} (32 MiB), got {limit}"
+            f"max_worker_memory is in bytes and must be at least {MIN_WORKER_MEMORY} (128 MiB), got "
+            f"{limit}: it counts the worker itself, which holds about 110 MB once it imported pandas"
         )
     return int(limit)
 
@@ -107,8 +158,14 @@ class Pool:
         self._supervisor = _core.Supervisor()
         self._job_ids = 0
         self._closed = False
+        self._job_lock = threading.Lock()
         _open_pools.add(self)
-        self.spawn()
+        try:
+            self.spawn()
+        except BaseException:  # e.g. Ctrl-C: end the workers already started before it propagates
+            self.abort()
+            self.close()
+            raise
 
     # -- the internal API, for the Dispatcher and the tests ------------------------------------
     def worker_ids(self) -> list[int]:
@@ -203,6 +260,10 @@ class Pool:
                 break
         return self._job_ids
 
+    def running_job(self) -> threading.Lock:
+        """Held while a job runs on this pool: jobs from several threads run one after another."""
+        return self._job_lock
+
     def abort(self) -> None:
         """Ends every worker at once (a job was interrupted mid-flight) and clears the arena.
         The next job spawns fresh workers."""
@@ -233,9 +294,13 @@ class Pool:
             self._supervisor.shutdown(_SHUTDOWN_GRACE_MS)
             return
         self._supervisor.close_queues()
-        threading.Thread(
+        reaper = threading.Thread(
             target=self._supervisor.shutdown, args=(_SHUTDOWN_GRACE_MS,), name="rowpool-reaper", daemon=False
-        ).start()
+        )
+        try:
+            reaper.start()
+        except RuntimeError:  # no thread to spare (e.g. under an address-space limit): reap here
+            self._supervisor.shutdown(_SHUTDOWN_GRACE_MS)
 
     @property
     def closed(self) -> bool:
