@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _map
+from . import _map, _replay
 
 PANDAS_MAJOR = int(pd.__version__.split(".")[0])
 OPTIONS = (
@@ -39,6 +39,17 @@ except ImportError:  # pandas 2: no hook; rowpool.engine() says so
     _EngineBase = object
 
 
+def frame_apply_raw(values: np.ndarray, func) -> np.ndarray:
+    """What pandas' ``FrameApply.apply_raw`` computes for ``axis=1`` (str results wrapped as 0-d
+    object arrays, as pandas does around numpy issue 8352)."""
+
+    def wrapper(row):
+        result = func(row)
+        return np.array(result, dtype=object) if isinstance(result, str) else result
+
+    return np.apply_along_axis(wrapper, 1, values)
+
+
 def _options(decorator) -> dict:
     return dict(getattr(decorator, "options", {}))
 
@@ -47,35 +58,6 @@ def _axis_number(data, axis) -> int:
     if isinstance(data, pd.DataFrame):
         return data._get_axis_number(axis)
     return {0: 0, 1: 1, "index": 0, "rows": 0, "columns": 1}[axis]
-
-
-class _RawRows:
-    """A chunk of ``raw=True`` rows as numpy rows of the frame's interleaved dtype: the results of
-    ``func`` on each, in a one-element object Series (kept apart from pandas' result inference)."""
-
-    def __init__(self, func, dtype: np.dtype, args: tuple, kwargs: dict):
-        self.func, self.dtype, self.args, self.kwargs = func, dtype, args, kwargs
-
-    def __call__(self, chunk: pd.DataFrame, *state) -> pd.Series:
-        rows = chunk.to_numpy(dtype=self.dtype)
-        results = [self.func(row, *state, *self.args, **self.kwargs) for row in rows]
-        holder = np.empty(1, dtype=object)
-        holder[0] = results
-        return pd.Series(holder)
-
-
-def _along_rows(results: list) -> np.ndarray:
-    """``np.apply_along_axis(func, 1, values)`` from the per-row results (pandas' ``apply_raw``:
-    str results as 0-d object arrays; the first result fixes the dtype and shape)."""
-
-    def as_array(value):
-        return np.array(value, dtype=object) if isinstance(value, str) else np.asanyarray(value)
-
-    first = as_array(results[0])
-    out = np.empty((len(results),) + first.shape, dtype=first.dtype)
-    for i, value in enumerate(results):
-        out[i, ...] = as_array(value)  # copies the elements (``out[i] =`` would store a 0-d array)
-    return out
 
 
 class RowpoolExecutionEngine(_EngineBase):
@@ -104,10 +86,9 @@ class RowpoolExecutionEngine(_EngineBase):
             return api.apply(data, func, args=tuple(args), kwargs=dict(kwargs), **options)
         if len(data) == 0:
             return np.apply_along_axis(func, 1, data, *args, **kwargs)
-        frame = pd.DataFrame(data, dtype=data.dtype)  # object stays object (no str inference)
-        rows = _RawRows(func, data.dtype, tuple(args), dict(kwargs))
-        chunks = api.map_batches(frame, rows, **options)
-        return _along_rows([value for chunk in chunks for value in chunk])
+        results = _replay.raw_results(data, func, tuple(args), dict(kwargs), options)
+        # pandas' apply_raw is np.apply_along_axis of func: the same, handed the results.
+        return frame_apply_raw(data, _replay.replayer(results))
 
 
 class Engine:

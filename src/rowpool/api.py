@@ -8,7 +8,7 @@ import time
 
 import pandas as pd
 
-from . import _results
+from . import _replay, _results
 from ._dispatch import Dispatcher
 from ._exception_types import restore_type
 from ._local import LocalRun, check_in_process, in_process_budget, record_start
@@ -286,6 +286,8 @@ def apply(
     overwrite=False,
     in_process=None,
     init=None,
+    raw=False,
+    result_type=None,
 ):
     """Parallel ``df.apply(func, axis=1)``: the same result, computed on ``workers`` processes.
 
@@ -318,6 +320,11 @@ def apply(
     in a worker (isolating the caller from a ``func`` that crashes its process), ``True`` every row
     in the calling process (e.g. to debug ``func``).
 
+    ``raw`` and ``result_type`` as in pandas: ``raw=True`` passes each row as a numpy array (a
+    row of ``df.values``); ``result_type`` (``"expand"``, ``"reduce"``, ``"broadcast"``) shapes the
+    result as pandas does, from results computed on rowpool (``raw=True`` with
+    ``errors="raise"`` only). A string, list or dict ``func`` runs in pandas in this process.
+
     ``init``: a callable run once in each worker (and in a replacement worker, and in the calling
     process when rows run there) before its first row; its return value is passed to ``func`` as
     the second positional argument, ``func(row, state, *args, **kwargs)``. Use it for big
@@ -338,6 +345,27 @@ def apply(
         return _files_job("rows", **locals())
     if columns is not None:
         df = df[list(columns)]
+    _replay.check(func, raw, result_type)
+    if raw or result_type is not None or _replay.in_pandas(func):
+        return _replay.apply(
+            df,
+            func,
+            raw=raw,
+            result_type=result_type,
+            args=tuple(args),
+            kwargs=dict(kwargs or {}),
+            workers=workers,
+            errors=errors,
+            progress=progress,
+            chunk_rows=chunk_rows,
+            row_type=row_type,
+            timeout=timeout,
+            retries=retries,
+            max_worker_memory=max_worker_memory,
+            pool=pool,
+            in_process=in_process,
+            init=init,
+        )
     result = run_rows(
         df,
         func,
