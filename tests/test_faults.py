@@ -201,7 +201,10 @@ def test_crash_while_unpickling_the_function(pool, how, carrier):
             pool.apply(frame(), func, errors="coerce", **kwargs)
         message = str(info.value)
         assert "cannot be loaded in a worker" in message
-        assert "3 worker(s)" in message  # retries=2: the third death in a row ends it
+        if how == "sigkill":  # maybe killed from outside: tolerated for KILL_PATIENCE_SECONDS
+            assert "worker(s) in a row were killed" in message
+        else:
+            assert "3 worker(s)" in message  # retries=2: the third death in a row ends it
         assert_died_as(info.value, how)
     assert time.monotonic() - started < 20
     assert_pool_works(pool)
@@ -287,8 +290,8 @@ def test_poison_row_coerce_and_collect(pool, tmp_path, errors):
 
 def test_poison_row_in_big_chunks_is_named_by_the_progress_slot(pool, tmp_path):
     """With chunks of 10 rows, the worker's progress slot names the row that was running when it
-    died: no bisection. Rows before it in that chunk run once more (their results died with the
-    worker), rows after it and in other chunks exactly once, the poison row 1 + retries times."""
+    died: no bisection. Rows before it in that chunk finished (their results are kept in the arena)
+    and every row but the poison one ran exactly once, the poison row 1 + retries times."""
     df = frame(80)
     poison = 57
     func = counting(tmp_path, poison=poison, how="sigkill")
@@ -299,9 +302,7 @@ def test_poison_row_in_big_chunks_is_named_by_the_progress_slot(pool, tmp_path):
     assert list(failures.index) == [poison]
     assert "3 time(s)" in failures.loc[poison, "message"]
     counts = calls(tmp_path, df.index)
-    assert counts == {
-        label: 2 if 50 <= label < poison else 3 if label == poison else 1 for label in df.index
-    }, counts
+    assert counts == {label: 3 if label == poison else 1 for label in df.index}, counts
 
 
 def test_a_death_found_while_sending_blames_the_chunk_the_worker_was_running(pool, tmp_path):
@@ -322,7 +323,7 @@ def test_a_death_found_while_sending_blames_the_chunk_the_worker_was_running(poo
 
 def test_transient_death_is_recovered_with_a_complete_result(pool, tmp_path):
     """One worker SIGKILLed mid-job from outside: the job completes, every row exactly once in the
-    result, no row run more than twice."""
+    result; only the row it was running (if any) ran twice."""
     df = frame(60)
     marker = tmp_path / "calls"
     marker.mkdir()
@@ -347,7 +348,7 @@ def test_transient_death_is_recovered_with_a_complete_result(pool, tmp_path):
     counts = calls(marker, df.index)
     assert min(counts.values()) == 1
     assert max(counts.values()) <= 2
-    assert sum(counts.values()) <= len(df) + 3  # at most the killed chunk ran again
+    assert sum(counts.values()) <= len(df) + 1  # at most the row that was running ran again
     assert killed["pid"] not in pool.pids()
     assert len(pool.pids()) == 2
 

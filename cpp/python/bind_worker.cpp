@@ -1,8 +1,10 @@
-// What a worker runs rows with: the Row and RowBatch types, run_rows and utf8_values. Worker
-// process, GIL held (the user's function needs it).
+// What a worker runs rows with: the Row and RowBatch types, ResultWriter, run_rows and utf8_values
+// (worker process, GIL held: the user's function needs it); and parse_log, the parent's reader of
+// the results.
 #include <nanobind/ndarray.h>
 
 #include "python/bindings.hpp"
+#include "python/result_area.hpp"
 #include "python/row.hpp"
 #include "python/utf8_column.hpp"
 #include "python/worker_loop.hpp"
@@ -33,11 +35,37 @@ void bind_worker(nb::module_& m) {
         "The str values of an Arrow-style string column: data[offsets[i]:offsets[i+1]] decoded "
         "as UTF-8 where valid[i], else `missing`.");
 
+  nb::class_<ResultWriter>(m, "ResultWriter",
+                           "Writes each row's result into a task's result area as the row "
+                           "finishes (layout: cpp/python/result_area.hpp).")
+      .def(nb::init<nb::handle, Py_ssize_t, nb::object, nb::object, nb::object>(), "area"_a,
+           "rows"_a, "encode"_a, "describe"_a, "spill"_a)
+      .def(
+          "put",
+          [](ResultWriter& self, Py_ssize_t pos, nb::handle value) {
+            if (pos < 0 || pos >= self.rows()) throw nb::index_error("row position out of range");
+            return self.put(pos, value);
+          },
+          "pos"_a, "value"_a.none(),
+          "Records the result of row `pos`; False when it cannot be pickled (recorded as the "
+          "row's failure instead).")
+      .def(
+          "fail",
+          [](ResultWriter& self, Py_ssize_t pos, nb::handle exception) {
+            if (pos < 0 || pos >= self.rows()) throw nb::index_error("row position out of range");
+            self.fail(pos, exception);
+          },
+          "pos"_a, "exception"_a, "Records `exception` as the failure of row `pos`.");
+
+  m.def("parse_log", &parse_log, "log"_a, "strings"_a,
+        "Reads a result log: puts str results into `strings` (position -> str) and returns the "
+        "other entries as a list of (position, tag, bytes).");
+
   m.def("run_rows", &run_rows, "func"_a, "batch"_a, "args"_a, "kwargs"_a.none(), "stop_on_error"_a,
-        "series_rows"_a, "progress"_a.none() = nb::none(),
+        "series_rows"_a, "progress"_a.none(), "results"_a,
         "Calls func(row, *args, **kwargs) for every row of `batch`, storing the rows started so "
-        "far in `progress` (8 writable bytes) before each call; returns (kind, payload, "
-        "numpy_scalars, failures).");
+        "far in `progress` (8 writable bytes) before each row and each result (or failure) in "
+        "`results` (a ResultWriter) as soon as the row finishes.");
 }
 
 }  // namespace rowpool::python

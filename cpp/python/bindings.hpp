@@ -7,7 +7,8 @@
 
 namespace rowpool::python {
 
-// ResultKind and SEGMENT_FD: the constants the parent and its workers agree on.
+// RowTag, RESULT_AREA_HEADER_BYTES and SEGMENT_FD: the constants the parent and its workers agree
+// on.
 void bind_protocol(nanobind::module_& m);
 // Segment (shared memory) and Arena (the allocator inside it).
 void bind_memory(nanobind::module_& m);
@@ -17,7 +18,8 @@ void bind_scheduler(nanobind::module_& m);
 void bind_supervisor(nanobind::module_& m);
 // MessageQueue: a worker's end of its queue.
 void bind_queue(nanobind::module_& m);
-// Row, RowBatch, run_rows and utf8_values: what a worker runs rows with.
+// Row, RowBatch, ResultWriter, run_rows, utf8_values and parse_log: what a worker runs rows with
+// and what the parent reads their results with.
 void bind_worker(nanobind::module_& m);
 
 }  // namespace rowpool::python

@@ -23,13 +23,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _codec, _core, _protocol
-from ._recovery import Ending, Event, Range, failed_outcome, loading_error, poison_error, recover, state_of
+from ._outcomes import Outcomes
+from ._recovery import KILL_SIGNALS, DeathCount, Ending, Event, Range, poison_error, recover, state_of
+from ._results import ChunkResults, area_bytes, reset_area
 from ._watch import RETIRE_GRACE_MS, TIMEOUT_GRACE_MS, MemoryWatch, deadline
 from .errors import BudgetExceeded, EngineError, InitError, QueueClosed, SerializationError
 
 PREFETCH = 2
 TARGET_CHUNK_SECONDS = 0.25
-RESULT_BYTES_PER_ROW = 9  # a float64 plus pickle framing; larger results travel inline
+RESULT_BYTES_PER_ROW = 9  # a result slot and its tag; str and object results also need log space
+MIN_LOG_BYTES = 64 << 10  # log space of a result area before str or object results were measured
 MAX_WAIT_SECONDS = 3600.0  # the longest single wait for events (deadlines further off are re-checked)
 
 
@@ -41,6 +44,7 @@ class Task:
     rows: Range
     block: int
     result_offset: int
+    spilled: list = field(default_factory=list)  # result log entries that came on the queue
 
 
 @dataclass
@@ -83,14 +87,14 @@ class Dispatcher:
         self.retries = retries
         self.timeout = timeout
         self.memory_watch = MemoryWatch(max_worker_memory)
-        self.load_deaths = 0  # consecutive deaths of workers that had not loaded the job yet
+        self.deaths = DeathCount(retries, max_worker_memory)
         self.inflight: dict[int, Task] = {}
         self.workers: dict[int, WorkerState] = {}
         self.pending: deque[Range] = deque()
-        self.outcomes: dict[int, tuple] = {}  # first row -> (end row, outcome)
-        self.stopping = False
+        self.outcomes = Outcomes(spec.errors, progress)
         self.job_id = 0
         self.chunk_ids = 0
+        self.log_bytes_per_row = 0.0  # result log bytes per row, as measured (str/object results)
         per_chunk = pool.arena.capacity // (PREFETCH * pool.workers + 1)
         self.scheduler = _core.Scheduler(
             source.rows - first_row,
@@ -104,8 +108,7 @@ class Dispatcher:
         self.job_id = self.pool.start_job(self.payload)
         self.workers = {w: WorkerState(self.pool.pid(w)) for w in self.pool.worker_ids()}
         while True:
-            if not self.stopping:
-                self.dispatch()
+            self.dispatch()
             if not self.inflight:
                 break
             event = self.pool.wait(self.wait_ms())
@@ -115,10 +118,22 @@ class Dispatcher:
                 self.handle(event)
             if self.memory_watch.due():
                 self.check_memory()
-        undispatched = self.scheduler.dispatched_rows < self.source.rows - self.first_row
-        if not self.stopping and (self.pending or undispatched):
+        self.outcomes.raise_poison()
+        if self.rows_left():
             raise EngineError("rowpool stopped before every row was dispatched (no live worker)")
-        return self.outcomes
+        return self.outcomes.by_begin
+
+    def stopping(self) -> bool:
+        """A row failed (``errors="raise"``) and every row before it was dispatched: lost workers
+        are not replaced."""
+        return self.outcomes.first_failure is not None and not self.rows_left()
+
+    def rows_left(self) -> bool:
+        """Whether rows remain to be dispatched (up to the earliest failure, see ``_outcomes``)."""
+        limit = self.outcomes.first_failure
+        end = self.source.rows if limit is None else limit
+        dispatched = self.first_row + self.scheduler.dispatched_rows
+        return any(self.outcomes.clip(r) for r in self.pending) or dispatched < end
 
     def replace_workers(self, extra: int = 0) -> None:
         """Spawns replacements for lost workers (``extra``: for workers still retiring), and hands
@@ -132,11 +147,17 @@ class Dispatcher:
 
     # -- dispatch ---------------------------------------------------------------------------------
     def next_range(self) -> Range | None:
-        """The next rows to run: re-queued ranges first."""
-        if self.pending:
-            return self.pending.popleft()
+        """The next rows to run: re-queued ranges first; none after the earliest failure."""
+        while self.pending:
+            rows = self.outcomes.clip(self.pending.popleft())
+            if rows is not None:
+                return rows
+        if not self.rows_left():
+            return None
         chunk = self.scheduler.next()
-        return None if chunk is None else Range(self.first_row + chunk.begin, self.first_row + chunk.end)
+        if chunk is None:
+            return None
+        return self.outcomes.clip(Range(self.first_row + chunk.begin, self.first_row + chunk.end))
 
     def idle_workers(self) -> list[int]:
         return [w for w, s in self.workers.items() if len(s.queue) < PREFETCH and not s.retiring]
@@ -149,7 +170,9 @@ class Dispatcher:
                 return
             parts = self.source.chunk_parts(rows.begin, rows.end)
             size = _codec.packed_size(parts)
-            result_capacity = _codec.align((rows.end - rows.begin) * RESULT_BYTES_PER_ROW + 256)
+            result_rows = self.result_rows(rows)
+            log_bytes = max(MIN_LOG_BYTES, int(1.25 * result_rows * self.log_bytes_per_row))
+            result_capacity = area_bytes(result_rows, log_bytes)
             total = size + _protocol.PROGRESS_BYTES + result_capacity
             arena = self.pool.arena
             if total > arena.capacity // 2 and rows.end - rows.begin > 1 and not self.fixed_rows:
@@ -168,6 +191,7 @@ class Dispatcher:
             _codec.pack(self.pool.memory, block, parts)
             result_offset = block + size + _protocol.PROGRESS_BYTES
             self.rows_started(result_offset)[0] = 0
+            reset_area(self.pool.memory, result_offset, result_rows)
             record = _protocol.TASK_RECORD.pack(block, size, result_offset, result_capacity, *rows[:2])
             self.send_task(worker, Task(worker, rows, block, result_offset), record)
 
@@ -202,16 +226,21 @@ class Dispatcher:
             self.worker_ended(worker, detail, Event.CRASHED)
             return
         kind, flags, tag, arg0, arg1, payload_bytes = detail
-        payload = self.pool.receive_payload(worker, payload_bytes)
-        if kind == _protocol.STARTED:
+        try:
+            payload = self.pool.receive_payload(worker, payload_bytes)
+        except EngineError:
+            return  # it died while sending: its exit comes next
+        if kind == _protocol.SPILLED:
+            self.inflight[tag].spilled.append(payload)
+        elif kind == _protocol.STARTED:
             state = self.workers[worker]
             state.running, state.started = tag, time.monotonic()
             if self.first_started is None:
                 self.first_started = state.started
             state.loaded = True
-            self.load_deaths = 0
+            self.deaths.worker_loaded()
         elif kind == _protocol.RESULT:
-            self.result(tag, flags, arg0, arg1, payload)
+            self.result(tag, flags, arg1)
             if self.memory_watch.limit is not None:
                 self.check_retire(worker)
         elif kind == _protocol.JOB_FAILED:
@@ -229,22 +258,41 @@ class Dispatcher:
         for event in self.pool.ready_events():
             self.handle(event)
 
-    def result(self, chunk_id, flags, size, compute_ns, payload) -> None:
+    def result_rows(self, rows: Range) -> int:
+        """Rows of the result area of ``rows``: one per row, one per batch."""
+        return rows.end - rows.begin if self.spec.mode == "rows" else 1
+
+    def read_results(self, task: Task) -> ChunkResults:
+        """What the worker wrote into ``task``'s result area (and spilled), then frees its block."""
+        rows = self.result_rows(task.rows)
+        memory = self.pool.memory
+        results = ChunkResults.read(memory, task.result_offset, rows, task.spilled)
+        log_bytes = int(np.frombuffer(memory, dtype=np.int64, count=1, offset=task.result_offset)[0])
+        per_row = (log_bytes + sum(map(len, task.spilled))) / max(1, rows)
+        self.log_bytes_per_row = max(per_row, 0.75 * self.log_bytes_per_row)
+        self.pool.arena.release(task.block)
+        return results
+
+    def result(self, chunk_id, flags, compute_ns) -> None:
         task = self.inflight.pop(chunk_id)
         self.workers[task.worker].queue.remove(chunk_id)
-        if flags & _protocol.IN_ARENA:
-            offset = task.result_offset
-            payload = self.pool.memory[offset : offset + size].tobytes()
-        self.pool.arena.release(task.block)
-        outcome = pickle.loads(payload)
         begin, end, _ = task.rows
         if not flags & _protocol.IMPORTED:
             self.scheduler.record(end - begin, compute_ns / 1e9)
-        self.outcomes[begin] = (end, outcome)
-        if outcome[3] and self.spec.errors == "raise":
-            self.stopping = True  # drain what is in flight, then report the earliest failure
-        if self.progress is not None:
-            self.progress.update(end - begin)
+        self.outcomes.add(begin, end, self.read_results(task))
+        self.deaths.chunk_finished()
+
+    def keep_finished(self, task: Task) -> int:
+        """Keeps the results of the rows of ``task`` that finished before its worker ended (they
+        never run again) and frees its block; returns how many rows finished."""
+        results = self.read_results(task)
+        finished = results.finished()
+        begin, end, _ = task.rows
+        if self.spec.mode == "batches":
+            finished = end - begin if finished else 0
+        if finished:
+            self.outcomes.add(begin, begin + finished, results.head(finished))
+        return finished
 
     # -- limits -----------------------------------------------------------------------------------
     def deadline(self, worker: int) -> float | None:
@@ -290,13 +338,13 @@ class Dispatcher:
             if not self.memory_watch.over(used):
                 return
             state.retiring = True
-            if state.queue and not self.stopping:
+            if state.queue and not self.stopping():
                 # Its replacement starts up while it finishes the chunks it holds.
                 self.replace_workers(extra=sum(s.retiring for s in self.workers.values()))
         if not state.queue:
             self.pool.retire(worker, RETIRE_GRACE_MS)
             del self.workers[worker]
-            if not self.stopping:
+            if not self.stopping():
                 self.replace_workers()
 
     def check_memory(self) -> None:
@@ -320,25 +368,35 @@ class Dispatcher:
         )
 
     def worker_ended(self, worker: int, status, event: Event, *, over_memory: int | None = None) -> None:
-        """Recovers the chunks ``worker`` held after it ended (see the table in ``_recovery``)."""
+        """Recovers the chunks ``worker`` held after it ended: keeps the rows it finished, then
+        follows the table in ``_recovery`` for the rest."""
         state = self.workers.pop(worker, WorkerState(None))
         ending = Ending(state.pid, *status, over_memory=over_memory)
         lost = [self.inflight.pop(chunk_id) for chunk_id in state.queue]
-        started = int(self.rows_started(lost[0].result_offset)[0]) if lost else 0
+        head_started = bool(lost) and state.running == state.queue[0]
+        held = [task.rows for task in lost]
+        started = finished = 0
+        if head_started:
+            head = lost.pop(0)
+            started = int(self.rows_started(head.result_offset)[0])
+            finished = self.keep_finished(head)  # frees its block
+            started = max(0, started - finished)  # 1: the first unfinished row was running
+            held[0] = held[0]._replace(begin=held[0].begin + finished)
+            if held[0].begin == held[0].end:  # it died after its last row, before reporting
+                head_started, held = False, held[1:]
         for task in lost:
             self.pool.arena.release(task.block)
-        if not state.loaded and event is not Event.LEAKED:
-            self.load_deaths += 1  # it died loading the job (or waiting for its first chunk)
-            if self.load_deaths > self.retries:
-                raise loading_error(ending, self.load_deaths, self.memory_watch.limit)
-        if not self.stopping:
-            self.replace_workers()
-        held = [task.rows for task in lost]
-        head_started = bool(lost) and state.running == state.queue[0]
+        if event is Event.CRASHED and ending.signal in KILL_SIGNALS and not started:
+            event = Event.KILLED  # from outside while no row ran: no evidence against anything
+        self.deaths.count(ending, event, worker_loaded=state.loaded)
         rows_mode = self.spec.mode == "rows"
-        table_state = state_of(held, head_started, started, rows_mode=rows_mode, retries=self.retries)
+        table_state = state_of(
+            held, head_started, started, rows_mode=rows_mode, retries=self.retries, finished=finished
+        )
         recovery = recover(event, table_state, held, started)
         self.pending.extendleft(reversed(recovery.requeue))
+        if not self.stopping():
+            self.replace_workers()
         if recovery.poisoned is not None:
             self.poisoned(recovery.poisoned, ending, timed_out=event is Event.TIMED_OUT)
 
@@ -352,8 +410,4 @@ class Dispatcher:
             timeout=self.timeout,
             max_memory=self.memory_watch.limit,
         )
-        if self.spec.errors == "raise":
-            raise error
-        self.outcomes[rows.begin] = (rows.end, failed_outcome(error, rows.end - rows.begin, self.spec.mode))
-        if self.progress is not None:
-            self.progress.update(rows.end - rows.begin)
+        self.outcomes.add_poisoned(rows, error, self.result_rows(rows))

@@ -19,9 +19,9 @@ from __future__ import annotations
 import math
 import time
 
-from . import _protocol
+from ._results import ChunkResults, run_here
 from ._rows import JobContext, run_rows
-from ._worker import _describe
+from ._worker import _describe, _describe_pickled, _encode
 from .errors import InitError
 
 START_SECONDS = 0.2  # what starting a temporary pool's workers costs, until a start was measured
@@ -113,13 +113,13 @@ class LocalRun:
             begin, end = self.next_row, min(rows, self.next_row + size)
             piece = self.piece(begin, end)
             started = time.perf_counter()  # the cost of rows, without the piece's own overhead
-            outcome = self.run_piece(context, piece)
+            outcome = self.run_piece(context, piece, end - begin)
             self.seconds += time.perf_counter() - started
             self.outcomes[begin] = (end, outcome)
             self.next_row = end
             if self.progress is not None:
                 self.progress.update(end - begin)
-            if outcome[3] and self.spec.errors == "raise":
+            if outcome.errors and self.spec.errors == "raise":
                 self.failed = True
                 return
             per_row = self.seconds / end
@@ -136,19 +136,28 @@ class LocalRun:
             return _chunk_view(self.table.frame, begin, end)
         return self.table.local_chunk(begin, end)
 
-    def run_piece(self, context: JobContext, piece) -> tuple:
-        """Runs ``func`` over a piece: (kind, data, numpy_scalars, failure records). An exception
-        that is no Exception (KeyboardInterrupt, SystemExit) is not a row's failure: it
-        propagates."""
-        if self.spec.mode == "batches":
-            spec = self.spec
+    def run_piece(self, context: JobContext, piece, rows: int) -> ChunkResults:
+        """Runs ``func`` over a piece of ``rows`` rows: their results, written and read as a
+        worker's. An exception that is no Exception (KeyboardInterrupt, SystemExit) is not a row's
+        failure: it propagates."""
+        spec = self.spec
+
+        def fill(results) -> None:
+            if spec.mode != "batches":
+                run_rows(context, piece, None, results)
+                return
             try:
                 value = spec.func(piece, *context.call_args, **spec.kwargs)
             except Exception as exc:  # noqa: BLE001 - recorded like a worker's failure
-                return _protocol.ResultKind.OBJECT, [None], True, [(0,) + _describe(exc)]
-            return _protocol.ResultKind.OBJECT, [value], False, []
-        kind, data, numpy_scalars, failures = run_rows(context, piece)
-        for _position, exc in failures:
-            if not isinstance(exc, Exception):
-                raise exc
-        return kind, data, numpy_scalars, [(pos,) + _describe(exc) for pos, exc in failures]
+                results.fail(0, exc)
+                return
+            results.put(0, value)
+
+        return run_here(1 if spec.mode == "batches" else rows, fill, _encode, _describe_here)
+
+
+def _describe_here(exc: BaseException) -> bytes:
+    """A row's failure, described as a worker does; KeyboardInterrupt and SystemExit propagate."""
+    if not isinstance(exc, Exception):
+        raise exc
+    return _describe_pickled(exc)

@@ -15,8 +15,6 @@ from typing import Any
 
 import pandas as pd
 
-from . import _results
-
 ARGUMENT = "argument"  # the column holding the arguments in the frame rowpool runs over
 
 
@@ -54,7 +52,7 @@ def _labels(series: pd.Series, calls: int) -> pd.Index:
 
 def _values(chunks, _index) -> list:
     """The raw per-call results, in order, before any dtype inference."""
-    return [value for _b, _e, outcome in chunks for value in _results._as_values(*outcome[:3])]
+    return [value for _b, _e, outcome in chunks for value in outcome.values()]
 
 
 def map(series: pd.Series, func: Callable, na_action: str | None = None, **options: Any):

@@ -13,8 +13,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import _results
-
 RESULT_TYPES = (None, "expand", "reduce", "broadcast")
 
 
@@ -36,7 +34,7 @@ def in_pandas(func) -> bool:
 
 def values_in_order(chunks, _index) -> list:
     """Every call's raw result, in row order, before any dtype inference."""
-    return [value for _b, _e, outcome in chunks for value in _results._as_values(*outcome[:3])]
+    return [value for _b, _e, outcome in chunks for value in outcome.values()]
 
 
 class RawRows:

@@ -239,12 +239,12 @@ def row_matrix(chunk: Chunk, row_dtype, width: int) -> np.ndarray | None:
     return matrix
 
 
-def run_rows(context: JobContext, chunk: Chunk, progress=None) -> tuple:
+def run_rows(context: JobContext, chunk: Chunk, progress, results) -> None:
     """Calls the job's function once per row of ``chunk``, stopping at the first failure when
-    ``errors="raise"`` (see ``_core.run_rows``, which also updates the ``progress`` slot):
-    (result kind, data, numpy_scalars, [(position, exception)])."""
+    ``errors="raise"`` (see ``_core.run_rows``, which also updates the ``progress`` slot), each
+    result or failure written to ``results`` (a ``_core.ResultWriter``) as the row finishes."""
     spec = context.spec
-    return _core.run_rows(
+    _core.run_rows(
         spec.func,
         _core.RowBatch(RowSource(context, chunk)),
         context.call_args,
@@ -252,6 +252,7 @@ def run_rows(context: JobContext, chunk: Chunk, progress=None) -> tuple:
         spec.errors == "raise",
         spec.row_type == "series",
         progress,
+        results,
     )
 
 

@@ -2,7 +2,8 @@
 
 Spawned by the parent's Supervisor (never forked from the big parent). It maps the arena, then
 loops: receive a message (GIL released while waiting), decode the chunk from the arena, run the C++
-row loop, write the result back (into the arena when it fits, else inline), report. It exits when
+row loop, which writes each row's result into the task's result area as the row finishes (see
+rowpool._results), report. It exits when
 its queue closes (the parent shut it down or died); PR_SET_PDEATHSIG covers a parent SIGKILLed while
 a row is running.
 """
@@ -57,33 +58,16 @@ def _dumps(value) -> bytes:
         return cloudpickle.dumps(value, protocol=5)
 
 
-def _picklable_outcome(outcome) -> bytes:
-    """The pickled chunk outcome. Results that cannot be pickled become failures of their own rows
-    (their value None), so ``errors`` applies to them like to any failing row."""
+def _encode(value) -> bytes:
+    """A result's pickle; raises a SerializationError naming the cause (the row then fails)."""
     try:
-        return _dumps(outcome)
-    except Exception as whole_failure:
-        kind, data, _numpy_scalars, failures = outcome
-        values = data if isinstance(data, list) else [None]
-        failed = {f[0] for f in failures}
-        values = list(values)
-        for pos, value in enumerate(values):
-            if pos in failed:
-                continue
-            try:
-                _dumps(value)
-            except Exception as exc:  # noqa: BLE001
-                values[pos] = None
-                failures.append((pos,) + _describe(_unpicklable(exc)))
-        failures.sort(key=lambda f: f[0])
-        fixed = (_protocol.ResultKind.OBJECT, values, True, failures)
-        try:
-            return _dumps(fixed)
-        except Exception:  # noqa: BLE001 - give up on the chunk's values, keep its rows failed
-            error = _describe(_unpicklable(whole_failure))
-            rows = len(values)
-            every = [(pos,) + error for pos in range(rows)]
-            return _dumps((_protocol.ResultKind.OBJECT, [None] * rows, True, every))
+        return _dumps(value)
+    except Exception as exc:
+        raise _unpicklable(exc) from exc
+
+
+def _describe_pickled(exc: BaseException) -> bytes:
+    return pickle.dumps(_describe(exc), protocol=5)
 
 
 def _unpicklable(exc: BaseException) -> BaseException:
@@ -154,47 +138,48 @@ class Worker:
     def run_task(self, chunk_id: int, payload: bytes) -> None:
         if self.context is None:
             return  # the job failed to load; the parent already knows
-        (chunk_offset, _chunk_bytes, result_offset, result_capacity, _begin, _end) = (
+        (chunk_offset, _chunk_bytes, result_offset, result_capacity, begin, end) = (
             _protocol.TASK_RECORD.unpack(payload)
         )
         self.queue.send(_protocol.STARTED, 0, chunk_id, 0, 0, b"")
         spec = self.context.spec
         modules = len(sys.modules)
         started = time.perf_counter()
+        results = _core.ResultWriter(
+            self.memory[result_offset : result_offset + result_capacity],
+            end - begin if spec.mode == "rows" else 1,
+            _encode,
+            _describe_pickled,
+            lambda log: self.queue.send(_protocol.SPILLED, 0, chunk_id, 0, 0, log),
+        )
         chunk = decode_chunk(self.memory, chunk_offset, self.context)
+        progress = self.memory[result_offset - _protocol.PROGRESS_BYTES : result_offset]
         if spec.mode == "rows":
-            progress = self.memory[result_offset - _protocol.PROGRESS_BYTES : result_offset]
-            outcome = self.run_rows(chunk, progress)
+            self.run_rows(chunk, progress, results)
         else:
-            outcome = self.run_batch(chunk)
+            self.run_batch(chunk, progress, results)
         if os.getpid() != self.pid:
             # The function forked and this is the child returning from it: the chunk and the
             # queue are the worker's. (The row loop does the same in C++ after each row.)
             os._exit(0)
         elapsed_ns = int((time.perf_counter() - started) * 1e9)
         flags = _protocol.IMPORTED if len(sys.modules) != modules else 0
-        result = _picklable_outcome(outcome)
-        del chunk  # views into the arena: drop them before the parent reuses the block
-        size = len(result)
-        if size <= result_capacity:
-            self.memory[result_offset : result_offset + size] = memoryview(result).cast("B")
-            flags |= _protocol.IN_ARENA
-            result = b""
-        self.queue.send(_protocol.RESULT, flags, chunk_id, size, elapsed_ns, result)
+        del chunk, results  # views into the arena: drop them before the parent reuses the block
+        self.queue.send(_protocol.RESULT, flags, chunk_id, 0, elapsed_ns, b"")
 
-    def run_rows(self, chunk, progress):
-        kind, data, numpy_scalars, failures = run_rows(self.context, chunk, progress)
-        return kind, data, numpy_scalars, [(pos,) + _describe(exc) for pos, exc in failures]
+    def run_rows(self, chunk, progress, results) -> None:
+        run_rows(self.context, chunk, progress, results)
 
-    def run_batch(self, chunk):
+    def run_batch(self, chunk, progress, results) -> None:
         spec = self.context.spec
         try:
-            value = spec.func(
-                chunk_frame(self.context, chunk), *self.context.call_args, **(spec.kwargs or {})
-            )
+            frame = chunk_frame(self.context, chunk)
+            progress.view("<i8")[0] = 1  # the batch runs: a death from now on is its own
+            value = spec.func(frame, *self.context.call_args, **(spec.kwargs or {}))
         except BaseException as exc:  # noqa: BLE001 - the parent decides what to do with it
-            return _protocol.ResultKind.OBJECT, [None], True, [(0,) + _describe(exc)]
-        return _protocol.ResultKind.OBJECT, [value], False, []
+            results.fail(0, exc)
+            return
+        results.put(0, value)
 
 
 def _watch_parent(parent_pid: int) -> None:

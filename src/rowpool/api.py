@@ -177,7 +177,7 @@ def _failures(chunks, index):
     failures = [
         (begin + pos, type_name, message, tb, original)
         for begin, _end, outcome in chunks
-        for pos, type_name, message, tb, original in outcome[3]
+        for pos, type_name, message, tb, original in outcome.failures
     ]
     failures.sort(key=lambda f: f[0])
     return failures
@@ -233,12 +233,12 @@ def _fill_failed_batches(values, failed, chunks, index):
 
 
 def _assemble_rows(chunks, index):
-    return _results.assemble_rows([outcome[:3] for _b, _e, outcome in chunks], index)
+    return _results.assemble_rows([outcome for _b, _e, outcome in chunks], index)
 
 
 def _assemble_batches(chunks, index):
-    values = [outcome[1][0] for _b, _e, outcome in chunks]
-    failed = [bool(outcome[3]) for _b, _e, outcome in chunks]
+    values = [outcome.values()[0] for _b, _e, outcome in chunks]
+    failed = [bool(outcome.errors) for _b, _e, outcome in chunks]
     if any(failed):
         values = _fill_failed_batches(values, failed, chunks, index)
     return _results.assemble_batches(values, [e - b for b, e, _ in chunks], index)
