@@ -1,6 +1,6 @@
-"""Worker process: ``python -m rowpool._worker --segment-fd F --parent-pid P --queue-fd Q``.
-
-Spawned by the parent's Supervisor (never forked from the big parent). It maps the arena, then
+"""Worker process: a fresh interpreter (never forked from the big parent) that the parent's
+Supervisor starts with the bootstrap code in ``rowpool.pool`` (``sys.executable -c ...``), which
+calls ``main`` with ``--segment-fd F --parent-pid P --queue-fd Q``. It maps the arena, then
 loops: receive a message (GIL released while waiting), decode the chunk from the arena, run the C++
 row loop, which writes each row's result into the task's result area as the row finishes (see
 rowpool._results), report. It exits when
@@ -88,7 +88,6 @@ class Worker:
         self.queue = queue
         self.memory = memory
         self.context: JobContext | None = None
-        self.job_id = 0
         self.imports = DeferringFinder().install()
         self.pid = os.getpid()
 
@@ -106,7 +105,6 @@ class Worker:
         return 0
 
     def load_job(self, job_id: int, payload: bytes) -> None:
-        self.job_id = job_id
         try:
             parent_path, defer_imports, spec_bytes = pickle.loads(payload)
             sys.path.extend(p for p in parent_path if p not in sys.path)

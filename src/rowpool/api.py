@@ -172,7 +172,7 @@ def _run_in_workers(
     return outcomes
 
 
-def _failures(chunks, index):
+def _failures(chunks):
     """(position, type name, message, traceback, pickled type) of every failed row, in row order."""
     failures = [
         (begin + pos, type_name, message, tb, original)
@@ -249,7 +249,7 @@ def _execute(table, spec, assemble, **run_options):
     (with the failures frame for ``errors="collect"``)."""
     chunks = _run(table, spec, **run_options)
     index = table.frame.index
-    failures = _failures(chunks, index)
+    failures = _failures(chunks)
     if failures and spec.errors == "raise":
         _raise_first(failures, index)
     result = assemble(chunks, index)
