@@ -84,31 +84,17 @@ PyType_Spec batch_spec = {"rowpool._core.RowBatch", sizeof(RowBatch), 0, Py_TPFL
 
 }  // namespace
 
-PyObject* cell(RowBatch* batch, Py_ssize_t column, Py_ssize_t pos) {
+PyObject* read_column(RowBatch* batch, Py_ssize_t column) {
   RowBatchData& data = batch->data;
-  PyObject* values = PyList_GET_ITEM(data.columns.ptr(), column);
-  if (values == Py_None) {
-    nb::object read = nb::steal(PyObject_CallMethod(data.source.ptr(), "column", "n", column));
-    if (!read.is_valid()) return nullptr;
-    if (!PyList_CheckExact(read.ptr()) || PyList_GET_SIZE(read.ptr()) != data.rows) {
-      PyErr_SetString(PyExc_RuntimeError, "RowSource.column must return a list, one value a row");
-      return nullptr;
-    }
-    values = read.ptr();
-    PyList_SetItem(data.columns.ptr(), column, read.release().ptr());  // the list owns it now
+  nb::object read = nb::steal(PyObject_CallMethod(data.source.ptr(), "column", "n", column));
+  if (!read.is_valid()) return nullptr;
+  if (!PyList_CheckExact(read.ptr()) || PyList_GET_SIZE(read.ptr()) != data.rows) {
+    PyErr_SetString(PyExc_RuntimeError, "RowSource.column must return a list, one value a row");
+    return nullptr;
   }
-  return Py_NewRef(PyList_GET_ITEM(values, pos));
-}
-
-Py_ssize_t find(PyObject* table, PyObject* key) {
-  PyObject* found = PyDict_GetItemWithError(table, key);
-  if (found == nullptr) {
-    if (!PyErr_Occurred()) return -1;
-    if (!PyErr_ExceptionMatches(PyExc_TypeError)) return -2;
-    PyErr_Clear();  // unhashable key (a list of labels): the Series path answers it
-    return -1;
-  }
-  return PyLong_AsSsize_t(found);
+  PyObject* values = read.ptr();
+  PyList_SetItem(data.columns.ptr(), column, read.release().ptr());  // the list owns it now
+  return values;
 }
 
 PyTypeObject* create_row_batch_type() {

@@ -25,12 +25,27 @@ struct RowBatch {
       data;  // constructed by RowBatch.__new__ once the object exists, destroyed by dealloc
 };
 
-// Value of column `column` at row `pos` (new reference); materialises the column on first use.
-// Null with an error set.
-PyObject* cell(RowBatch* batch, Py_ssize_t column, Py_ssize_t pos);
+// The per-row values of column `column` (borrowed from the batch), read from the source on first
+// use; null with an error set.
+PyObject* read_column(RowBatch* batch, Py_ssize_t column);
+
+// Value of column `column` at row `pos` (new reference), or null with an error set. Inline: the
+// row loop reads every field through it.
+inline PyObject* cell(RowBatch* batch, Py_ssize_t column, Py_ssize_t pos) {
+  PyObject* values = PyList_GET_ITEM(batch->data.columns.ptr(), column);
+  if (values == Py_None) values = read_column(batch, column);
+  return values != nullptr ? Py_NewRef(PyList_GET_ITEM(values, pos)) : nullptr;
+}
 
 // Position of `key` in `table` (a dict), -1 when absent or not a single column; -2 with an error.
-Py_ssize_t find(PyObject* table, PyObject* key);
+inline Py_ssize_t find(PyObject* table, PyObject* key) {
+  PyObject* found = PyDict_GetItemWithError(table, key);
+  if (found != nullptr) return PyLong_AsSsize_t(found);
+  if (!PyErr_Occurred()) return -1;
+  if (!PyErr_ExceptionMatches(PyExc_TypeError)) return -2;
+  PyErr_Clear();  // unhashable key (a list of labels): the Series path answers it
+  return -1;
+}
 
 // The RowBatch type (a new reference), or null with an error set.
 PyTypeObject* create_row_batch_type();

@@ -1,7 +1,9 @@
 #include "python/worker_loop.hpp"
 
+#include <pthread.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -44,6 +46,18 @@ class ProgressSlot {
   std::int64_t* slot_ = nullptr;
 };
 
+// Forks of this process so far, counted in each child as it starts (pthread_atfork runs for
+// os.fork). The row loop compares it after each call instead of calling getpid(), a system call
+// that would cost as much as the rest of a cheap row.
+std::atomic<std::uint64_t> forks_seen{0};
+
+std::uint64_t fork_generation() {
+  static const int registered =
+      pthread_atfork(nullptr, nullptr, [] { forks_seen.fetch_add(1, std::memory_order_relaxed); });
+  (void)registered;
+  return forks_seen.load(std::memory_order_relaxed);
+}
+
 }  // namespace
 
 void run_rows(nb::handle func, nb::handle batch, nb::tuple args, nb::handle kwargs,
@@ -58,7 +72,7 @@ void run_rows(nb::handle func, nb::handle batch, nb::tuple args, nb::handle kwar
   for (std::size_t i = 0; i < extra; ++i)
     call_args[i + 1] = PyTuple_GET_ITEM(args.ptr(), static_cast<Py_ssize_t>(i));
 
-  const pid_t worker = ::getpid();
+  const std::uint64_t generation = fork_generation();
   nb::object row;
   for (Py_ssize_t pos = 0; pos < rows; ++pos) {
     slot.rows_started(pos + 1);  // before the row is built: a death while building it names it
@@ -74,7 +88,7 @@ void run_rows(nb::handle func, nb::handle batch, nb::tuple args, nb::handle kwar
         nb::steal(PyObject_VectorcallDict(func.ptr(), call_args.data(), extra + 1, keywords));
     // The function forked and this is the child returning from it. The rows, the progress slot
     // and the queue are the worker's: the child ends here, without the worker's exit handlers.
-    if (::getpid() != worker) ::_exit(0);
+    if (forks_seen.load(std::memory_order_relaxed) != generation) ::_exit(0);
     if (result.is_valid() && is_row(result.ptr())) result = nb::steal(row_to_series(result.ptr()));
     const bool stored = result.is_valid() ? results.put(pos, result) : false;
     if (!result.is_valid()) results.fail_with_current(pos);
