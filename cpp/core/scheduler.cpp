@@ -24,10 +24,10 @@ Scheduler::Scheduler(std::size_t total_rows, SchedulerOptions options)
   options_.cost_decay = std::clamp(options_.cost_decay, 0.0, 1.0);
 }
 
-// Weighted least squares of seconds against rows over the recorded chunks. Guarded so that a fit the data
-// cannot support never invents a fixed cost: chunks of one length only, or a negative intercept
-// (noise, or rows that got cheaper), give the plain average cost per row; and the fixed cost is
-// never above the fastest chunk. Time that does not grow with the rows (a slope <= 0: the
+// Weighted least squares of seconds against rows over the recorded chunks. Guarded so that a fit
+// the data cannot support never invents a fixed cost: chunks of one length only, or a negative
+// intercept (noise, or rows that got cheaper), give the plain average cost per row; and the fixed
+// cost is never above the fastest chunk. Time that does not grow with the rows (a slope <= 0: the
 // chunks' fixed cost drowns their rows' cost, or rows got cheaper) gives per_row 0, so chunks
 // grow up to the tail's limit.
 ChunkCost Scheduler::cost() const noexcept {
