@@ -13,7 +13,7 @@ import pytest
 import rowpool
 from rowpool import _core
 from rowpool._deferred_imports import DeferringFinder
-from rowpool.pool import THREAD_POOL_VARIABLES, default_workers
+from rowpool._launch import THREAD_POOL_VARIABLES, default_workers
 
 # A package whose modules record each execution: pkg/__init__ imports pkg.sub, which imports leaf.
 FAKE_PACKAGE = {

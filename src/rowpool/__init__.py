@@ -10,8 +10,7 @@ See ``rowpool.apply``, ``rowpool.map_batches``, ``rowpool.Pool`` and ``df.rowpoo
 
 from __future__ import annotations
 
-import sys
-
+from . import _launch
 from .errors import (
     BudgetExceeded,
     EngineError,
@@ -25,8 +24,8 @@ from .errors import (
 )
 from .pool import Pool
 
-if getattr(sys, "_rowpool_worker", False):
-    # Inside a worker process (see Pool's bootstrap): no pandas at start-up; the API loads on demand.
+if _launch.in_worker():
+    # Inside a worker process (see _launch): no pandas at start-up; the API loads on demand.
     def __getattr__(name: str):
         if name in ("apply", "map_batches"):
             from . import api

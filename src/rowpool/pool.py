@@ -8,13 +8,12 @@ parent, whose memory may be huge) and inherit only the segment and their queue.
 from __future__ import annotations
 
 import numbers
-import os
-import sys
 import threading
 import weakref
 from collections.abc import Iterator
 
-from . import _core, _protocol
+from . import _core, _launch, _protocol
+from ._launch import default_workers
 from .errors import QueueClosed
 
 DEFAULT_MEMORY_BUDGET = 128 << 20
@@ -28,14 +27,6 @@ _open_pools: weakref.WeakSet = weakref.WeakSet()
 def open_pools() -> list[Pool]:
     """Every Pool not yet closed."""
     return [p for p in list(_open_pools) if not p.closed]
-
-
-def default_workers() -> int:
-    """The number of CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 # What one worker takes at least: two fds in the parent (its queue and its pidfd), and the memory of
@@ -95,16 +86,6 @@ def check_pool(pool) -> None:
     if pool is not None and not isinstance(pool, Pool):
         raise TypeError(f"pool must be a rowpool.Pool or None, not {type(pool).__name__}")
 
-
-# Native thread pools (BLAS, OpenMP, numexpr) get the worker's share of the CPUs unless the user
-# sized them: each of N workers starting a pool as large as the machine oversubscribes it N-fold.
-THREAD_POOL_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
 
 # max_worker_memory counts the worker itself: an interpreter that imported pandas and pyarrow holds
 # about 110 MB before its first row. A lower limit would blame whichever row ran first.
@@ -183,28 +164,11 @@ class Pool:
     def spawn(self, extra: int = 0) -> list[int]:
         """Spawns workers until ``workers`` (plus ``extra``: replacements started early) live;
         returns the ids of the new ones."""
-        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        threads = str(max(1, default_workers() // self.workers))
-        bootstrap = "\n".join(
-            (
-                "import os, sys",
-                f"for name in {THREAD_POOL_VARIABLES!r}: os.environ.setdefault(name, {threads!r})",
-                "sys._rowpool_worker = True",
-                f"sys.path.insert(0, {package_parent!r})",
-                "from rowpool._worker import main",
-                "sys.exit(main())",
-            )
-        )
-        fd = self.segment.fd
-        # The worker inherits only the segment (the first shared fd: SEGMENT_FD) and its queue.
-        segment_fd = str(_core.SEGMENT_FD)
-        argv = [sys.executable, "-c", bootstrap, "--segment-fd", segment_fd, "--parent-pid", str(os.getpid())]
-        if threading.current_thread() is threading.main_thread():
-            # PR_SET_PDEATHSIG follows the spawning thread: only the main thread lives as long as us.
-            argv.append("--parent-death-signal")
+        argv = _launch.worker_argv(self.workers)
         spawned = []
         while len(self._supervisor) < self.workers + extra:
-            spawned.append(self._supervisor.spawn(argv, [fd]))
+            # The worker inherits only the segment (the first shared fd: SEGMENT_FD) and its queue.
+            spawned.append(self._supervisor.spawn(argv, [self.segment.fd]))
         return spawned
 
     def send(self, worker: int, kind: int, tag: int, payload: bytes = b"") -> None:
