@@ -271,7 +271,7 @@ def test_ctrl_c_stops_within_a_second_and_leaves_no_worker(tmp_path, body):
         # Busy in pure Python (holding the GIL between switches) rather than sleeping.
         (
             "def spin(row):\n    slow(row)\n    t = time.time()\n    while time.time() - t < 5: pass\n"
-            "rowpool.apply(df, spin, workers=2)\n",
+            "rowpool.apply(df, spin, workers=2, in_process=False)\n",
             2,
         ),
         # The Pool (and so the workers) created by a thread: PR_SET_PDEATHSIG alone would follow that
