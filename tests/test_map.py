@@ -38,7 +38,12 @@ FUNCS = {
 def test_map_like_pandas(pool, name, na_action):
     series = SERIES[name]
     for func_name, func in FUNCS.items():
-        expected = series.map(func, na_action=na_action)
+        try:
+            expected = series.map(func, na_action=na_action)
+        except Exception as exc:  # noqa: BLE001 - e.g. pandas 2.2 on tuples from a categorical
+            with pytest.raises(type(exc)):
+                rowpool.map(series, func, na_action=na_action, pool=pool, chunk_rows=2)
+            continue
         got = rowpool.map(series, func, na_action=na_action, pool=pool, chunk_rows=2)
         pd.testing.assert_series_equal(got, expected, obj=f"{name}/{func_name}")
         assert [type(v) for v in got] == [type(v) for v in expected], func_name
