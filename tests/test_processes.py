@@ -203,6 +203,7 @@ def test_after_worker_lost_with_temporary_pool_nothing_is_left():
 
 # -- Ctrl-C and parent death (in a subprocess) ---------------------------------------------------
 
+# The scripts' jobs run in workers (in_process=False): they test the workers' end.
 SCRIPT_HEADER = """
 import os, sys, time, threading
 import numpy as np, pandas as pd
@@ -235,9 +236,12 @@ def wait_for_workers(proc: subprocess.Popen, marker: str, count: int = 2) -> lis
 @pytest.mark.parametrize(
     "body",
     [
-        "rowpool.apply(df, slow, workers=2, chunk_rows=4)\n",
+        "rowpool.apply(df, slow, workers=2, chunk_rows=4, in_process=False)\n",
         "with rowpool.Pool(2) as pool:\n    pool.apply(df, lambda r: r['a'])\n    pool.apply(df, slow)\n",
-        "rowpool.map_batches(df, lambda c: [slow(r) for _, r in c.iterrows()], workers=2)\n",
+        (
+            "rowpool.map_batches(df, lambda c: [slow(r) for _, r in c.iterrows()], workers=2,"
+            " in_process=False)\n"
+        ),
     ],
     ids=["apply", "pool", "map_batches"],
 )
@@ -267,7 +271,7 @@ def test_ctrl_c_stops_within_a_second_and_leaves_no_worker(tmp_path, body):
 @pytest.mark.parametrize(
     "body, count",
     [
-        ("rowpool.apply(df, slow, workers=2)\n", 2),
+        ("rowpool.apply(df, slow, workers=2, in_process=False)\n", 2),
         # Busy in pure Python (holding the GIL between switches) rather than sleeping.
         (
             "def spin(row):\n    slow(row)\n    t = time.time()\n    while time.time() - t < 5: pass\n"
