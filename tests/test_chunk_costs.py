@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 
 from rowpool import _codec, _core
+from rowpool._results import run_here
 from rowpool._rows import JobContext, RowSource, decode_chunk
 from rowpool._spec import JobSpec
 from rowpool._table import InputTable
+from rowpool._worker import _describe_pickled, _encode
 
 ROWS = 8
 
@@ -50,7 +52,12 @@ def _constructions_running_one_chunk(df: pd.DataFrame, func, monkeypatch) -> int
         monkeypatch.setattr(cls, "__init__", counting)
     try:
         batch = _core.RowBatch(RowSource(context, decode_chunk(memory, 0, context)))
-        failures = _core.run_rows(func, batch, (), None, True, False, None)[3]
+        failures = run_here(
+            ROWS,
+            lambda results: _core.run_rows(func, batch, (), None, True, False, None, results),
+            _encode,
+            _describe_pickled,
+        ).failures
     finally:
         monkeypatch.undo()
     assert not failures
