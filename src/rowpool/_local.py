@@ -31,16 +31,6 @@ PIECE_SECONDS = 0.02  # then pieces this long: the projection is checked again a
 MAX_GROWTH = 4  # a piece is at most this many times longer (in rows) than the one before
 
 
-def check_in_process(in_process, *, timeout, max_worker_memory) -> None:
-    """Raises TypeError/ValueError for a bad ``in_process`` argument."""
-    if in_process is not None and not isinstance(in_process, bool):
-        raise TypeError(f"in_process must be True, False or None, not {type(in_process).__name__}")
-    if in_process and (timeout is not None or max_worker_memory is not None):
-        raise ValueError(
-            "in_process=True cannot enforce timeout or max_worker_memory (only a worker can be stopped)"
-        )
-
-
 _starts: list[float] = []  # seconds from creating a temporary pool to its first worker's first row
 
 

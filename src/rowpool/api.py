@@ -1,5 +1,6 @@
-"""The public functions: ``apply`` and ``map_batches``. Arguments are checked here, before any
-worker starts; the work happens in a Pool (a temporary one unless ``pool=`` is given)."""
+"""The public functions: ``apply`` and ``map_batches``. Arguments are checked first (by
+``rowpool._checks``), before any worker starts; the work happens in a Pool (a temporary one unless
+``pool=`` is given)."""
 
 from __future__ import annotations
 
@@ -8,38 +9,21 @@ import time
 
 import pandas as pd
 
-from . import _replay, _results
+from . import _checks, _replay, _results
 from ._dispatch import Dispatcher
 from ._exception_types import restore_type
-from ._local import LocalRun, check_in_process, in_process_budget, record_start
+from ._local import LocalRun, in_process_budget, record_start
 from ._spec import JobSpec, encode_spec
 from ._table import InputTable
 from .errors import make_row_error
-from .pool import Pool, _check_max_worker_memory, _check_workers, check_pool
+from .pool import Pool
 from .progress import make_progress
 
-ERRORS = ("raise", "coerce", "collect")
-ROW_TYPES = ("row", "series")
 
-
-def _check_common(df, func, errors, progress, chunk_rows, args, kwargs):
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"df must be a pandas DataFrame, not {type(df).__name__}")
-    if not callable(func):
-        raise TypeError(f"func must be callable, not {type(func).__name__}")
-    if errors not in ERRORS:
-        raise ValueError(f"errors must be one of {ERRORS}, got {errors!r}")
-    if progress is not None and not isinstance(progress, bool):
-        raise TypeError(f"progress must be True, False or None, not {type(progress).__name__}")
-    if chunk_rows is not None:
-        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int):
-            raise TypeError(f"chunk_rows must be a positive int or None, not {type(chunk_rows).__name__}")
-        if chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
-    if not isinstance(args, (tuple, list)):
-        raise TypeError(f"args must be a tuple, not {type(args).__name__}")
-    if kwargs is not None and not isinstance(kwargs, dict):
-        raise TypeError(f"kwargs must be a dict or None, not {type(kwargs).__name__}")
+def _check_job(df, func, errors, progress, chunk_rows, args, kwargs, timeout, retries, max_worker_memory):
+    _checks.frame(df)
+    _checks.call(func, errors, progress, chunk_rows, args, kwargs)
+    _checks.recovery(timeout, retries, max_worker_memory)
 
 
 @contextlib.contextmanager
@@ -55,19 +39,6 @@ def _pool_for(pool, workers, max_worker_memory=None):
         raise
     finally:
         temporary.close(wait=False)  # its workers exit and are reaped while the caller goes on
-
-
-def _check_recovery(timeout, retries, max_worker_memory=None):
-    _check_max_worker_memory(max_worker_memory)
-    if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
-        if not timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
-    if isinstance(retries, bool) or not isinstance(retries, int):
-        raise TypeError(f"retries must be an int, not {type(retries).__name__}")
-    if retries < 0:
-        raise ValueError(f"retries must be >= 0, got {retries}")
 
 
 @contextlib.contextmanager
@@ -410,15 +381,12 @@ def run_rows(
 ):
     """``apply`` of an in-memory DataFrame, its per-chunk outcomes turned into the result by
     ``assemble(chunks, index)`` (``rowpool.map`` assembles the raw values)."""
-    _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
-    _check_recovery(timeout, retries, max_worker_memory)
-    check_in_process(in_process, timeout=timeout, max_worker_memory=max_worker_memory)
-    if init is not None and not callable(init):
-        raise TypeError(f"init must be callable or None, not {type(init).__name__}")
-    if row_type not in ROW_TYPES:
-        raise ValueError(f"row_type must be one of {ROW_TYPES}, got {row_type!r}")
-    check_pool(pool)
-    workers = _check_workers(workers) if pool is None else pool.workers
+    _check_job(df, func, errors, progress, chunk_rows, args, kwargs, timeout, retries, max_worker_memory)
+    _checks.in_process(in_process, timeout=timeout, limit=max_worker_memory)
+    _checks.init(init)
+    _checks.row_type(row_type)
+    _checks.pool(pool, Pool)
+    workers = _checks.workers(workers) if pool is None else pool.workers
     if len(df) == 0 or df.shape[1] == 0:
         # pandas probes func with an empty Series to pick the result shape; do exactly as it does.
         state = () if init is None else (init(),)
@@ -491,13 +459,11 @@ def map_batches(
         return _files_job("batches", **locals())
     if columns is not None:
         df = df[list(columns)]
-    _check_common(df, func, errors, progress, chunk_rows, args, kwargs)
-    _check_recovery(timeout, retries, max_worker_memory)
-    check_in_process(in_process, timeout=timeout, max_worker_memory=max_worker_memory)
-    if init is not None and not callable(init):
-        raise TypeError(f"init must be callable or None, not {type(init).__name__}")
-    check_pool(pool)
-    workers = _check_workers(workers) if pool is None else pool.workers
+    _check_job(df, func, errors, progress, chunk_rows, args, kwargs, timeout, retries, max_worker_memory)
+    _checks.in_process(in_process, timeout=timeout, limit=max_worker_memory)
+    _checks.init(init)
+    _checks.pool(pool, Pool)
+    workers = _checks.workers(workers) if pool is None else pool.workers
     table = InputTable(df)
     spec = JobSpec.for_table(
         table, func, "batches", errors=errors, args=tuple(args), kwargs=dict(kwargs or {}), init=init

@@ -7,13 +7,11 @@ parent, whose memory may be huge) and inherit only the segment and their queue.
 
 from __future__ import annotations
 
-import numbers
 import threading
 import weakref
 from collections.abc import Iterator
 
-from . import _core, _launch, _protocol
-from ._launch import default_workers
+from . import _checks, _core, _launch, _protocol
 from .errors import QueueClosed
 
 DEFAULT_MEMORY_BUDGET = 128 << 20
@@ -27,82 +25,6 @@ _open_pools: weakref.WeakSet = weakref.WeakSet()
 def open_pools() -> list[Pool]:
     """Every Pool not yet closed."""
     return [p for p in list(_open_pools) if not p.closed]
-
-
-# What one worker takes at least: two fds in the parent (its queue and its pidfd), and the memory of
-# an interpreter that imported rowpool and numpy.
-WORKER_FDS = 2
-WORKER_FOOTPRINT = 30 << 20
-RESERVED_FDS = 256  # left to the rest of the parent process
-
-
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo", "rb") as meminfo:
-            for line in meminfo:
-                if line.startswith(b"MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _check_worker_capacity(workers: int) -> None:
-    """Refuses more workers than the fd limit or the available memory can hold: spawning them
-    would fail half-way (or swap the machine to a halt) after many started."""
-    import resource
-
-    fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    limits = []
-    if fd_limit != resource.RLIM_INFINITY and workers * WORKER_FDS > fd_limit - RESERVED_FDS:
-        at_most = max(1, (fd_limit - RESERVED_FDS) // WORKER_FDS)
-        limits.append(f"{WORKER_FDS} file descriptors each, {fd_limit} allowed: at most {at_most}")
-    available = _available_memory()
-    if available is not None and workers * WORKER_FOOTPRINT > available:
-        at_most = max(1, available // WORKER_FOOTPRINT)
-        limits.append(
-            f"about {WORKER_FOOTPRINT >> 20} MiB each, {available >> 20} MiB available: at most {at_most}"
-        )
-    if limits:
-        raise ValueError(
-            f"workers={workers} is more than this machine can hold ({'; '.join(limits)}); "
-            f"it has {default_workers()} CPUs"
-        )
-
-
-def _check_workers(workers) -> int:
-    if workers is None:
-        return default_workers()
-    if isinstance(workers, bool) or not isinstance(workers, int):
-        raise TypeError(f"workers must be a positive int or None, not {type(workers).__name__}")
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    _check_worker_capacity(workers)
-    return workers
-
-
-def check_pool(pool) -> None:
-    """``pool``: a Pool or None."""
-    if pool is not None and not isinstance(pool, Pool):
-        raise TypeError(f"pool must be a rowpool.Pool or None, not {type(pool).__name__}")
-
-
-# max_worker_memory counts the worker itself: an interpreter that imported pandas and pyarrow holds
-# about 110 MB before its first row. A lower limit would blame whichever row ran first.
-MIN_WORKER_MEMORY = 128 << 20
-
-
-def _check_max_worker_memory(limit) -> int | None:
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral):
-        raise TypeError(f"max_worker_memory must be an int (bytes) or None, not {type(limit).__name__}")
-    if limit < MIN_WORKER_MEMORY:
-        raise ValueError(
-            f"max_worker_memory is in bytes and must be at least {MIN_WORKER_MEMORY} (128 MiB), got "
-            f"{limit}: it counts the worker itself, which holds about 110 MB once it imported pandas"
-        )
-    return int(limit)
 
 
 class Pool:
@@ -127,12 +49,9 @@ class Pool:
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         max_worker_memory: int | None = None,
     ):
-        self.workers = _check_workers(workers)
-        self.max_worker_memory = _check_max_worker_memory(max_worker_memory)
-        if isinstance(memory_budget, bool) or not isinstance(memory_budget, int):
-            raise TypeError("memory_budget must be an int (bytes)")
-        if memory_budget < (1 << 20):
-            raise ValueError(f"memory_budget must be at least 1 MiB, got {memory_budget}")
+        self.workers = _checks.workers(workers)
+        self.max_worker_memory = _checks.max_worker_memory(max_worker_memory)
+        _checks.memory_budget(memory_budget)
         self.segment = _core.Segment.create(memory_budget)
         self.memory = self.segment.view()
         self.arena = _core.Arena(memory_budget)
