@@ -1,5 +1,5 @@
 """Worker process: a fresh interpreter (never forked from the big parent) that the parent's
-Supervisor starts with the bootstrap code in ``rowpool.pool`` (``sys.executable -c ...``), which
+Supervisor starts with the bootstrap code in ``rowpool._launch`` (``sys.executable -c ...``), which
 calls ``main`` with ``--segment-fd F --parent-pid P --queue-fd Q``. It maps the arena, then
 loops: receive a message (GIL released while waiting), decode the chunk from the arena, run the C++
 row loop, which writes each row's result into the task's result area as the row finishes (see
