@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 import rowpool
+from process_helpers import alive, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -70,22 +71,6 @@ def finish(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
         proc.kill()
         out, err = proc.communicate()
         pytest.fail(f"the script did not end within {timeout} s:\n{err[-3000:]}")
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def wait_until(predicate, timeout, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def marked_pids(marks) -> list[int]:

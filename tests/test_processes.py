@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 import rowpool
+from process_helpers import alive, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -58,22 +59,6 @@ def workers_of(parent_pid: int) -> list[int]:
         if info["ppid"] == parent_pid and WORKER_MARK in " ".join(info["cmdline"] or []):
             found.append(info["pid"])
     return sorted(found)
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def wait_until(predicate, timeout, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def kill_when_started(pids_source, marker, sig=signal.SIGKILL, timeout=20):
