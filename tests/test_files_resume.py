@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,19 +80,21 @@ def _workers_of(pid: int) -> list[psutil.Process]:
     return found
 
 
-def _kill_after(process: subprocess.Popen, output: str, parts: int, rng: random.Random) -> None:
-    """SIGKILLs the job once ``parts`` windows are committed (plus a random delay into the next)."""
+def _kill_after(process: subprocess.Popen, output: str, parts: int, delay: float) -> bool:
+    """SIGKILLs the job once ``parts`` windows are committed, ``delay`` seconds into the next;
+    False if the job had finished by itself first (a fast machine outran the delay)."""
     deadline = time.monotonic() + 120
     while _committed_parts(output) < parts and process.poll() is None:
         assert time.monotonic() < deadline, "the job committed nothing for two minutes"
         time.sleep(0.01)
-    time.sleep(rng.uniform(0, 0.3))
+    time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     deadline = time.monotonic() + 10
     while _workers_of(process.pid):  # workers notice their parent's death and exit
         assert time.monotonic() < deadline, "workers outlived their killed parent"
         time.sleep(0.05)
+    return process.returncode == -signal.SIGKILL
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +121,16 @@ def test_resume_after_sigkill_at_many_points_gives_the_same_bytes(source, refere
     for point in range(KILL_POINTS):
         output = str(tmp_path / f"out-{point}.parquet")
         first_log, second_log = str(tmp_path / f"first-{point}.log"), str(tmp_path / f"second-{point}.log")
-        _kill_after(_start(source, output, first_log, resume=False), output, point, rng)
+        # A random delay into the next window; where the job outran it, the kill lands right
+        # after the ``point``-th commit instead, so every point is a real mid-job kill.
+        if not _kill_after(
+            _start(source, output, first_log, resume=False), output, point, rng.uniform(0, 0.3)
+        ):
+            for leftover in (output, first_log):
+                os.remove(leftover)
+            shutil.rmtree(resume_dir(output), ignore_errors=True)
+            killed = _kill_after(_start(source, output, first_log, resume=False), output, point, 0.0)
+            assert killed, f"kill point {point}: the job finished before its {point}-th commit was seen"
         assert not os.path.exists(output), f"kill point {point}: an output appeared before the job finished"
         header = decode_records(open(os.path.join(resume_dir(output), JOURNAL_NAME), "rb").read())[0][0]
         committed = Journal.open(output, header["fingerprint"]).rows
