@@ -33,7 +33,10 @@ def _arguments(series: pd.Series, na_action) -> list:
     calls: list = []
 
     def record(value):
+        # Distinct results keep pandas on the path a real func takes (pandas 2's categorical map
+        # fails on repeated results when NaN is among the codes).
         calls.append(value)
+        return len(calls)
 
     series.map(record, na_action=na_action)
     return calls

@@ -1,0 +1,1 @@
+"""pandas' own tests of apply / map / groupby-apply, run with those calls computed by rowpool."""
