@@ -3,6 +3,7 @@
 # core's GoogleTest suite (plain and under AddressSanitizer + UBSan), pytest (with the installed
 # pandas, then against the extension built with AddressSanitizer + UBSan, then in a venv with the
 # oldest supported pandas), the benchmark smoke run, and the style checks (ruff, clang-format).
+# The dask extra is installed in both pytest venvs: tests/test_dask.py runs in each (no skips).
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +20,8 @@ if ! [ -f /usr/include/gtest/gtest.h ]; then
   fi
 fi
 
-echo "== pip install .[test] (C++ warnings are errors)"
-"$python" -m pip install --quiet -C cmake.define.ROWPOOL_WERROR=ON ".[test]"
+echo "== pip install .[test,dask] (C++ warnings are errors)"
+"$python" -m pip install --quiet -C cmake.define.ROWPOOL_WERROR=ON ".[test,dask]"
 
 echo "== C++ core: GoogleTest"
 cmake -S . -B build/ctest -G Ninja -DROWPOOL_BUILD_TESTS=ON -DROWPOOL_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -68,7 +69,7 @@ fi
 echo "== pytest on the oldest pandas rowpool supports (pyproject: pandas>=2.2)"
 oldest=build/venv-pandas-2.2
 "$python" -m venv --clear "$oldest"
-"$oldest/bin/python" -m pip install --quiet "pandas==2.2.*" ".[test]"
+"$oldest/bin/python" -m pip install --quiet "pandas==2.2.*" ".[test,dask]"
 "$oldest/bin/python" -m pytest -q -p no:cacheprovider tests
 
 echo "== benchmark smoke run"

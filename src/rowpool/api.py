@@ -9,7 +9,7 @@ import time
 
 import pandas as pd
 
-from . import _checks, _replay, _results
+from . import _checks, _replay, _results, dask
 from ._dispatch import Dispatcher
 from ._exception_types import restore_type
 from ._local import LocalRun, in_process_budget, record_start
@@ -227,6 +227,13 @@ def _execute(table, spec, assemble, **run_options):
     return (result, _failure_frame(failures, index)) if spec.errors == "collect" else result
 
 
+def _dask_job(mode, *, df, func, **options):
+    """A dask DataFrame (lazy result), or ``cluster=``: see ``rowpool.dask``."""
+    from . import dask
+
+    return dask.run(df, func, mode, **options)
+
+
 def _files_job(mode, *, df, func, **options):
     """A job over a source larger than memory, or writing to a file: see ``rowpool.files``."""
     from . import files
@@ -259,6 +266,8 @@ def apply(
     init=None,
     raw=False,
     result_type=None,
+    cluster=None,
+    meta=None,
 ):
     """Parallel ``df.apply(func, axis=1)``: the same result, computed on ``workers`` processes.
 
@@ -311,7 +320,16 @@ def apply(
     ``keep`` columns beside them, and the call returns a :class:`rowpool.files.FileJobSummary`;
     the file appears (atomically) only when complete; ``resume=True`` continues a killed job
     from its journal, ``overwrite=True`` replaces an existing file.
+
+    Dask (``pip install "rowpool[dask]"``, see ``rowpool.dask``): a dask DataFrame ``df`` gives a
+    lazy dask Series/DataFrame, each partition run on a warm Pool where it is computed; ``meta``
+    as in ``map_partitions`` (default: ``func``'s result on the first row, kept, so ``func`` still
+    runs once per row). ``cluster`` (a ``distributed.Client``) runs a pandas DataFrame or a file
+    source on that cluster, one task per part, with the result (or ``output=`` part files and a
+    manifest, resumable) the local path gives.
     """
+    if cluster is not None or dask.is_collection(df):
+        return _dask_job("rows", **locals())
     if output is not None or keep or not isinstance(df, pd.DataFrame):
         return _files_job("rows", **locals())
     if columns is not None:
@@ -440,6 +458,8 @@ def map_batches(
     overwrite=False,
     in_process=None,
     init=None,
+    cluster=None,
+    meta=None,
 ):
     """Calls ``func(chunk, *args, **kwargs)`` on consecutive row chunks of ``df`` in parallel.
 
@@ -453,8 +473,10 @@ def map_batches(
 
     Files, Arrow and polars sources, ``output``, ``columns``, ``keep``, ``max_memory``, ``resume``
     and ``overwrite`` as in :func:`apply`; with ``output=`` or ``keep=``, ``func`` must return one
-    row per input row.
+    row per input row. A dask DataFrame ``df``, ``meta`` and ``cluster`` as in :func:`apply`.
     """
+    if cluster is not None or dask.is_collection(df):
+        return _dask_job("batches", **locals())
     if output is not None or keep or not isinstance(df, pd.DataFrame):
         return _files_job("batches", **locals())
     if columns is not None:
