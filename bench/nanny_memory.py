@@ -65,7 +65,11 @@ def main() -> None:
 
     with (
         LocalCluster(
-            n_workers=1, threads_per_worker=1, memory_limit=LIMIT, host="127.0.0.1", dashboard_address=None
+            n_workers=1,
+            threads_per_worker=1,
+            memory_limit=LIMIT,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",  # its HTTP server (always started) on loopback
         ) as cluster,
         Client(cluster) as client,
     ):

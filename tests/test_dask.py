@@ -75,7 +75,7 @@ def client():
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,  # no dashboard (not even on loopback)
+        dashboard_address="127.0.0.1:0",  # its HTTP server (always started) on loopback
         silence_logs=50,
     )
     with cluster, Client(cluster, timeout=60) as c:
@@ -130,24 +130,21 @@ def worker_pids(client) -> list[int]:
 
 
 # ----------------------------------------------------------------------------- packaging
-def test_import_rowpool_does_not_import_dask():
-    code = "import sys, rowpool; print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "[]", out.stderr
-
-
-def test_without_dask_the_error_says_what_to_install():
+def test_import_rowpool_does_not_import_dask_and_without_it_the_error_says_what_to_install():
     code = (
-        "import sys; sys.modules['distributed'] = None\n"
-        "import pandas as pd, rowpool\n"
+        "import sys, rowpool\n"
+        "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))\n"
+        "sys.modules['distributed'] = None  # as if not installed\n"
+        "import pandas as pd\n"
         "try:\n"
         "    rowpool.apply(pd.DataFrame({'a': [1]}), abs, cluster='tcp://127.0.0.1:1')\n"
         "except ImportError as e:\n"
         "    print(type(e).__name__, e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.startswith("DaskMissing"), out.stderr
-    assert 'pip install "rowpool[dask]"' in out.stdout
+    imported, error = out.stdout.splitlines()
+    assert imported == "[]", out.stderr
+    assert error.startswith("DaskMissing") and 'pip install "rowpool[dask]"' in error
 
 
 # ----------------------------------------------------------------------------- dask DataFrame in
@@ -329,3 +326,45 @@ def test_sigkill_mid_task_output_holds_each_row_once(client, tmp_path, victim):
     np.testing.assert_allclose(written.iloc[:, -1], df["a"] * 2 + df["b"])
     assert not glob.glob(os.path.join(out, "*tmp*"))
     client.wait_for_workers(2, timeout=60)
+
+
+# ----------------------------------------------------------------------------- memory limit
+def test_child_memory_limit_is_half_the_worker_limit_split_over_children():
+    assert _plugin.child_memory_limit(None, 2) is None
+    assert _plugin.child_memory_limit(0, 2) is None
+    assert _plugin.child_memory_limit(4 << 30, 2) == 1 << 30
+    assert _plugin.child_memory_limit(300 << 20, 2) == 128 << 20  # rowpool's minimum
+
+
+def hog(row):
+    """Row 3 holds 700 MB (touched, so resident) for a while; the others are cheap."""
+    if row["a"] == 3:
+        block = bytearray(700 << 20)
+        block[:: 1 << 12] = b"x" * len(block[:: 1 << 12])
+        time.sleep(3)
+        return len(block)
+    return row["a"]
+
+
+def test_a_child_past_its_share_of_the_worker_memory_limit_is_stopped():
+    """The nanny would not see a rowpool child's memory (bench/nanny_memory.py): rowpool stops
+    the child holding more than its share of the Dask worker's limit, and reports the row."""
+    df = frame(8)
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            memory_limit=800 << 20,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            silence_logs=50,
+        ) as cluster,
+        Client(cluster, timeout=60) as client,
+    ):
+        limit = client.submit(lambda: _plugin.pool_here().max_worker_memory, pure=False).result(60)
+        assert limit == 400 << 20
+        result, failures = rowpool.apply(df, hog, cluster=client, errors="collect", retries=0)
+    assert failures.index.tolist() == [df.index[3]]
+    assert failures["exception"].tolist() == ["rowpool.WorkerLost"]
+    assert result.drop(df.index[3]).tolist() == [0, 1, 2, 4, 5, 6, 7]
