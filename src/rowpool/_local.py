@@ -57,16 +57,6 @@ def in_process_budget(in_process, *, pool, timeout, max_worker_memory) -> float:
     return start_seconds()
 
 
-def _chunk_view(frame, begin: int, end: int):
-    """Rows [begin, end) of the caller's frame for ``func``; a copy unless copy-on-write protects
-    the caller's frame from a ``func`` that writes into its chunk (pandas 2 without the option)."""
-    import pandas as pd
-
-    chunk = frame.iloc[begin:end]
-    copy_on_write = int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
-    return chunk if copy_on_write else chunk.copy()
-
-
 class LocalRun:
     """Runs the first rows of a job in this process while its projected serial cost stays within
     ``budget`` seconds. ``outcomes`` holds the results in the workers' format (first row ->
@@ -123,7 +113,7 @@ class LocalRun:
     def piece(self, begin: int, end: int):
         """Rows [begin, end) as ``func`` takes them: a Chunk of rows, or a DataFrame for batches."""
         if self.spec.mode == "batches":
-            return _chunk_view(self.table.frame, begin, end)
+            return self.table.local_frame(begin, end)
         return self.table.local_chunk(begin, end)
 
     def run_piece(self, context: JobContext, piece, rows: int) -> ChunkResults:

@@ -163,6 +163,14 @@ class InputTable:
                 parts.append(source[begin:end])
         return parts
 
+    def local_frame(self, begin: int, end: int):
+        """Rows [begin, end) of the frame for ``map_batches``' function in this process; a copy
+        unless copy-on-write protects the caller's frame from a function that writes into its
+        chunk (pandas 2 without the option)."""
+        chunk = self.frame.iloc[begin:end]
+        copy_on_write = int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
+        return chunk if copy_on_write else chunk.copy()
+
     def local_chunk(self, begin: int, end: int):
         """Rows [begin, end) as the Chunk a worker would decode from ``chunk_parts``, built in this
         process from views of the frame (nothing pickled or copied but str columns' buffers)."""

@@ -20,6 +20,11 @@ EXPECTED_FAILURES: dict[str, str] = {
     "test_frame_apply.py::test_apply_function_runs_once": SIDE_EFFECTS,
     "test_frame_apply.py::test_apply_raw_function_runs_once[python]": SIDE_EFFECTS,
     "test_frame_apply.py::test_apply_type": NOT_A_SERIES,
+    "test_apply.py::test_apply_func_that_appends_group_to_list_without_copy": SIDE_EFFECTS,
+    "test_apply.py::test_group_apply_once_per_group": SIDE_EFFECTS,
+    "test_apply.py::test_group_apply_once_per_group2": "func prints in the workers; the test reads "
+    "the calling process' stdout",
+    "test_apply.py::test_groupby_apply_store_copy": SIDE_EFFECTS,
 }
 if PANDAS_MAJOR >= 3:
     EXPECTED_FAILURES |= {

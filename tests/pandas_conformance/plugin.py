@@ -12,7 +12,8 @@ applies, string/list/dict funcs, ``engine="numba"``, mappings) stay pandas'.
 The tests that cannot pass because they need ``func``'s side effects in the calling process are
 listed in ``expected_failures.py`` with the reason, and marked ``xfail(strict=True)``: one that
 starts passing fails the run, so the list stays exact. The terminal summary ends with one line,
-``rowpool conformance: <routed calls> calls routed to rowpool in <tests> tests``.
+``rowpool conformance: <calls> calls routed to rowpool in <tests> tests; <n> tests listed as
+expected failures``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import pytest
 from pandas.core.groupby.generic import DataFrameGroupBy, SeriesGroupBy
 
 import rowpool
+from rowpool._groupby import apply_groups
 
 from .expected_failures import EXPECTED_FAILURES
 
@@ -36,6 +38,7 @@ _inside = threading.local()  # set while a routed call runs: rowpool's own panda
 _routed_calls = 0
 _tests_routed: set[str] = set()
 _current_test = ""
+_expected_failures = 0
 _pool: rowpool.Pool | None = None
 
 
@@ -139,17 +142,16 @@ def _series_apply(arguments: dict):
 
 
 def _groupby_apply(arguments: dict):
-    groupby_apply = getattr(rowpool, "groupby_apply", None)
     func = arguments["func"]
-    if groupby_apply is None or not callable(func) or isinstance(func, str):
+    if not callable(func) or isinstance(func, str):
         return NotImplemented
-    return rowpool.groupby_apply(
+    return apply_groups(
         arguments["self"],
         func,
+        include_groups=arguments.get("include_groups"),
         args=tuple(arguments["args"]),
         kwargs=arguments["kwargs"],
         pool=_pool,
-        **({"include_groups": arguments["include_groups"]} if "include_groups" in arguments else {}),
     )
 
 
@@ -195,11 +197,13 @@ def pytest_unconfigure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    global _expected_failures
     for item in items:
         test = f"{item.path.name}::{item.originalname}"
         reason = EXPECTED_FAILURES.get(f"{item.path.name}::{item.name}") or EXPECTED_FAILURES.get(test)
         if reason is not None:
             item.add_marker(pytest.mark.xfail(reason=f"rowpool: {reason}", strict=True))
+            _expected_failures += 1
 
 
 def pytest_runtest_setup(item):
@@ -209,5 +213,6 @@ def pytest_runtest_setup(item):
 
 def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(
-        f"rowpool conformance: {_routed_calls} calls routed to rowpool in {len(_tests_routed)} tests"
+        f"rowpool conformance: {_routed_calls} calls routed to rowpool in {len(_tests_routed)} tests; "
+        f"{_expected_failures} tests listed as expected failures"
     )
