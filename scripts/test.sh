@@ -2,8 +2,9 @@
 # Runs every test: installs the package with its test extras (warnings as errors), then the C++
 # core's GoogleTest suite (plain and under AddressSanitizer + UBSan), pytest (with the installed
 # pandas, then against the extension built with AddressSanitizer + UBSan, then in a venv with the
-# oldest supported pandas), the benchmark smoke run, and the style checks (ruff, clang-format).
-# The dask extra is installed in both pytest venvs: tests/test_dask.py runs in each (no skips).
+# oldest supported pandas), the benchmark smoke run, the style checks (ruff, clang-format) and
+# the type check (mypy). The dask extra is installed in both pytest venvs: tests/test_dask.py runs
+# in each (no skips).
 # Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +81,8 @@ rm -rf "$smoke_out"
 echo "== style"
 "$python" -m ruff check src tests bench
 "$python" -m ruff format --check src tests bench
+echo "== types (mypy)"
+"$python" -m mypy
 # clang-format from PyPI (the test extras pin it), so every machine formats alike.
 clang_format=$("$python" -c "import clang_format; print(clang_format.get_executable('clang-format'))")
 git ls-files -z 'cpp/*.cpp' 'cpp/*.hpp' | xargs -0 "$clang_format" --dry-run --Werror

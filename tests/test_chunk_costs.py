@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from rowpool import _codec, _core
+from rowpool._pandas.rows import JobContext, RowSource, decode_chunk
+from rowpool._pandas.source import FrameSource
 from rowpool._results import run_here
-from rowpool._rows import JobContext, RowSource, decode_chunk
 from rowpool._spec import JobSpec
-from rowpool._table import InputTable
 from rowpool._worker import _describe_pickled, _encode
 
 ROWS = 8
@@ -33,9 +33,9 @@ def _wide_frame(width: int, extra: str) -> pd.DataFrame:
 def _constructions_running_one_chunk(df: pd.DataFrame, func, monkeypatch) -> int:
     """How many pandas Series and DataFrames a worker builds running ``func`` over ``df`` as one
     chunk (the worker's own code, in this process)."""
-    table = InputTable(df, for_rows=True)
-    spec = JobSpec.for_table(table, func, "rows")
-    parts = table.chunk_parts(0, len(df))
+    source = FrameSource(df, for_rows=True)
+    spec = JobSpec(func, "rows", source.schema)
+    parts = source.chunk_parts(0, len(df))
     memory = np.zeros(_codec.packed_size(parts) + 64, dtype=np.uint8)
     _codec.pack(memory, 0, parts)
     context = JobContext(spec)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import rowpool
-from rowpool import _engine
+from rowpool._pandas import engine as _engine
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -199,8 +199,8 @@ def test_unpicklable_func_raises_serialization_error_before_any_worker(pool, mon
             return row["a"]
 
     started = []
-    monkeypatch.setattr(rowpool.Pool, "start_job", lambda self, payload: started.append(1))
-    monkeypatch.setattr(rowpool.pool.Pool, "spawn", lambda self: started.append(2), raising=True)
+    monkeypatch.setattr(rowpool._workers.WorkerPool, "start_job", lambda self, payload: started.append(1))
+    monkeypatch.setattr(rowpool._workers.WorkerPool, "spawn", lambda self: started.append(2), raising=True)
     for call in (
         lambda: rowpool.apply(frame(10), locked, workers=2),
         lambda: pool.apply(frame(10), locked),

@@ -26,16 +26,16 @@ from .pool import Pool
 
 if _launch.in_worker():
     # Inside a worker process (see _launch): no pandas at start-up; the API loads on demand.
-    def __getattr__(name: str):
+    def __getattr__(name: str) -> object:
         if name in ("apply", "map_batches"):
             from . import api
 
             return getattr(api, name)
         raise AttributeError(f"module 'rowpool' has no attribute {name!r}")
 else:
-    from . import accessor as _accessor  # registers df.rowpool and series.rowpool
-    from ._engine import engine
-    from ._map import map
+    from ._pandas import accessor as _accessor  # registers df.rowpool and series.rowpool
+    from ._pandas.engine import engine
+    from ._pandas.map import map
     from .api import apply, map_batches
 
     del _accessor

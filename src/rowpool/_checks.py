@@ -6,6 +6,7 @@ from __future__ import annotations
 import numbers
 
 from ._launch import default_workers
+from ._spec import Options
 
 ERRORS = ("raise", "coerce", "collect")
 ROW_TYPES = ("row", "series")
@@ -160,3 +161,39 @@ def row_type(value) -> None:
     """``row_type``: how a row reaches the function, one of ``ROW_TYPES``."""
     if value not in ROW_TYPES:
         raise ValueError(f"row_type must be one of {ROW_TYPES}, got {value!r}")
+
+
+# job() takes arguments named like these checks.
+_check_in_process, _check_init, _check_row_type = in_process, init, row_type
+
+
+def pool_and_workers(pool_value, workers_value, pool_type: type) -> int:
+    """``pool`` (a ``pool_type`` or None) and ``workers``: how many workers the job runs on."""
+    pool(pool_value, pool_type)
+    return workers(workers_value) if pool_value is None else pool_value.workers
+
+
+def job(
+    df,
+    func,
+    *,
+    errors="raise",
+    progress=None,
+    chunk_rows=None,
+    row_type="row",
+    timeout=None,
+    retries=2,
+    max_worker_memory=None,
+    args=(),
+    kwargs=None,
+    in_process=None,
+    init=None,
+) -> Options:
+    """Every argument of a job over a DataFrame but the pool: how it runs, as an Options record."""
+    frame(df)
+    call(func, errors, progress, chunk_rows, args, kwargs)
+    recovery(timeout, retries, max_worker_memory)
+    _check_in_process(in_process, timeout=timeout, limit=max_worker_memory)
+    _check_init(init)
+    _check_row_type(row_type)
+    return Options(chunk_rows, progress, timeout, retries, max_worker_memory, in_process)

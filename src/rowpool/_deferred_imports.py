@@ -60,7 +60,7 @@ class DeferringFinder:
             loaded = sys.modules.get(fullname)
             if loaded is None or target is not None:
                 return None
-            return importlib.util.spec_from_loader(fullname, _AlreadyLoaded(loaded))
+            return importlib.util.spec_from_loader(fullname, _AlreadyLoaded(loaded))  # type: ignore[arg-type]
         if not self.active:
             return None
         spec = self._find_elsewhere(fullname, path, target)

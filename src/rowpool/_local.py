@@ -19,8 +19,11 @@ from __future__ import annotations
 import math
 import time
 
+from ._pandas.rows import JobContext, run_rows
 from ._results import ChunkResults, run_here
-from ._rows import JobContext, run_rows
+from ._sink import Collector
+from ._source import Source
+from ._spec import JobSpec, Options
 from ._worker import _describe, _describe_pickled, _encode
 from .errors import InitError
 
@@ -48,34 +51,35 @@ def start_seconds() -> float:
     return sorted(_starts)[len(_starts) // 2]
 
 
-def in_process_budget(in_process, *, pool, timeout, max_worker_memory) -> float:
+def in_process_budget(options: Options, *, pool_given: bool) -> float:
     """Seconds of serial work the job may spend in the calling process (0: none, inf: all)."""
-    if in_process is not None:
-        return math.inf if in_process else 0.0
-    if pool is not None or timeout is not None or max_worker_memory is not None:
+    if options.in_process is not None:
+        return math.inf if options.in_process else 0.0
+    if pool_given or options.timeout is not None or options.max_worker_memory is not None:
         return 0.0
     return start_seconds()
 
 
 class LocalRun:
     """Runs the first rows of a job in this process while its projected serial cost stays within
-    ``budget`` seconds. ``outcomes`` holds the results in the workers' format (first row ->
-    (end row, outcome)); ``next_row`` is the first row left to workers (none when ``done``)."""
+    ``budget`` seconds, their results (in the workers' format) handed to ``collector``;
+    ``next_row`` is the first row left to workers (none when ``done``)."""
 
-    def __init__(self, table, spec, *, budget: float, fixed_rows: int, progress):
-        self.table = table
+    def __init__(
+        self, source: Source, spec: JobSpec, collector: Collector, *, budget: float, fixed_rows: int
+    ):
+        self.source = source
         self.spec = spec
+        self.collector = collector
         self.budget = budget
         self.fixed_rows = fixed_rows
-        self.progress = progress
-        self.outcomes: dict[int, tuple] = {}
         self.next_row = 0
         self.seconds = 0.0  # spent running rows here
         self.failed = False  # a row failed under errors="raise": no row is left to run
 
     @property
     def done(self) -> bool:
-        return self.failed or self.next_row >= self.table.rows
+        return self.failed or self.next_row >= self.source.rows
 
     def run(self) -> None:
         if self.budget <= 0:
@@ -87,7 +91,7 @@ class LocalRun:
             error = InitError(f"init raised in the calling process: {type(exc).__name__}: {exc}")
             error.worker_traceback = _describe(exc)[2]
             raise error from exc
-        rows = self.table.rows
+        rows = self.source.rows
         size = self.fixed_rows or 1
         while self.next_row < rows:
             begin, end = self.next_row, min(rows, self.next_row + size)
@@ -95,10 +99,8 @@ class LocalRun:
             started = time.perf_counter()  # the cost of rows, without the piece's own overhead
             outcome = self.run_piece(context, piece, end - begin)
             self.seconds += time.perf_counter() - started
-            self.outcomes[begin] = (end, outcome)
+            self.collector.add(begin, end, outcome)
             self.next_row = end
-            if self.progress is not None:
-                self.progress.update(end - begin)
             if outcome.errors and self.spec.errors == "raise":
                 self.failed = True
                 return
@@ -113,8 +115,8 @@ class LocalRun:
     def piece(self, begin: int, end: int):
         """Rows [begin, end) as ``func`` takes them: a Chunk of rows, or a DataFrame for batches."""
         if self.spec.mode == "batches":
-            return self.table.local_frame(begin, end)
-        return self.table.local_chunk(begin, end)
+            return self.source.local_frame(begin, end)
+        return self.source.local_chunk(begin, end)
 
     def run_piece(self, context: JobContext, piece, rows: int) -> ChunkResults:
         """Runs ``func`` over a piece of ``rows`` rows: their results, written and read as a

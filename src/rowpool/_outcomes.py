@@ -1,36 +1,35 @@
-"""The outcomes of one job's chunks, and which failure the job reports.
+"""Which of a job's rows the workers still need to run, and which failure the job reports.
 
 Every range of rows that finished (a whole chunk, or the finished rows of a chunk whose worker
-died) is kept by its first row, with its ChunkResults. With ``errors="raise"`` the job reports the
-earliest failing row, as serial pandas would, although workers run ahead of it: once a row fails,
-the rows before it keep running (one of them may fail earlier) and the rows after it are dropped
-(``clip``). A range that kills its workers every time (a poison row) counts as a failure too; its
-WorkerLost / RowTimeout is raised only when no earlier row failed (``raise_poison``).
+died) goes with its ChunkResults to the job's Collector (``_sink``). With ``errors="raise"`` the
+job reports the earliest failing row, as serial pandas would, although workers run ahead of it:
+once a row fails, the rows before it keep running (one of them may fail earlier) and the rows
+after it are dropped (``clip``). A range that kills its workers every time (a poison row) counts
+as a failure too; its WorkerLost / RowTimeout is raised only when no earlier row failed
+(``raise_poison``).
 """
 
 from __future__ import annotations
 
 from ._recovery import Range, failed_outcome
 from ._results import ChunkResults
+from ._sink import Collector
 
 
 class Outcomes:
-    """Finished ranges by first row, and the earliest failure (``errors="raise"``)."""
+    """The earliest failure (``errors="raise"``) and the poisoned ranges of a job's workers."""
 
-    def __init__(self, errors: str, progress):
+    def __init__(self, errors: str, collector: Collector):
         self.raising = errors == "raise"
-        self.progress = progress
-        self.by_begin: dict[int, tuple[int, ChunkResults]] = {}  # first row -> (end row, results)
+        self.collector = collector
         self.first_failure: int | None = None  # position of the earliest failure (raising only)
         self.poison: dict[int, BaseException] = {}  # first row of a poisoned range -> its error
 
     def add(self, begin: int, end: int, results: ChunkResults) -> None:
         """Rows [begin, end) finished with ``results``."""
-        self.by_begin[begin] = (end, results)
+        self.collector.add(begin, end, results)
         if results.errors and self.raising:
             self.failed_at(begin + min(results.errors))
-        if self.progress is not None:
-            self.progress.update(end - begin)
 
     def add_poisoned(self, rows: Range, error: BaseException, result_rows: int) -> None:
         """``rows`` kill their worker every time: a failure of every row (``result_rows`` of them in

@@ -1,33 +1,111 @@
-"""Wire protocol between the parent and its workers (message kinds and the task record).
+"""Wire protocol between the parent and its workers: message kinds and the typed records they carry.
 
-Every message is a fixed header ``(kind, flags, tag, arg0, arg1, payload_bytes)`` plus a payload,
-carried by the C++ MessageQueue. Bulk data (input chunks, results that fit) live in the arena.
+Every message is a fixed header (``Header``) plus a payload, carried by the C++ MessageQueue; bulk
+data live in the arena. Numbers shared with C++ (``ResultKind``/``RowTag``, the segment's fd) come
+from ``_core``, defined once there.
+
+    parent -> worker  JOB         tag: job id    payload: the encoded JobSpec (``_spec.encode_spec``)
+                      TASK        tag: chunk id  payload: a packed TaskRecord
+    worker -> parent  STARTED     tag: chunk id  the worker began the chunk (deadlines count from here)
+                      RESULT      tag: chunk id  arg1: compute nanoseconds; flags: IMPORTED; the
+                                                 results are in the task's result area
+                      SPILLED     tag: chunk id  payload: result log entries that did not fit the area
+                      JOB_FAILED  tag: job id    payload: a pickled JobFailure; flags: INIT_FAILED
+
+A task's arena block (one per chunk in flight, freed when its results are read):
+
+    block ─► [chunk: _codec layout] [progress slot: PROGRESS_BYTES] [result area: _results]
+
+The chunk is the source's parts (``_source``) packed by ``_codec``. The progress slot (an int64 at
+its start) holds how many rows of the chunk the worker has started: after a worker dies it names
+the row that was running, so no bisection is needed to find a poison row. The result area holds
+every finished row's result (layout in cpp/python/result_area.hpp), which outlives the worker.
 """
 
 from __future__ import annotations
 
 import struct
+from typing import Any, NamedTuple
+
+from .errors import InitError, SerializationError
 
 # parent -> worker
-JOB = 1  # payload: cloudpickled JobSpec; tag: job id
-TASK = 2  # payload: TASK_RECORD; tag: chunk id
+JOB = 1
+TASK = 2
 # worker -> parent
-RESULT = 10  # tag: chunk id; flags: IMPORTED; arg1: compute nanoseconds; the results are in the
-# task's result area (rowpool._results)
-STARTED = 12  # tag: chunk id; the worker began it (deadlines count from here)
-JOB_FAILED = 11  # payload: pickled (what, type name, message, traceback); tag: job id; flags:
-INIT_FAILED = 1  # ... the job's init raised (else the job could not be unpickled)
-SPILLED = 13  # tag: chunk id; payload: result log entries that did not fit the result area
+RESULT = 10
+JOB_FAILED = 11
+STARTED = 12
+SPILLED = 13
 
-# The chunk imported modules (e.g. the first row needing pandas): a one-time cost, so the chunk's
-# time says nothing about what its rows cost and the scheduler does not learn from it.
+INIT_FAILED = 1  # JOB_FAILED flag: the job's init raised (else the job could not be unpickled)
+# RESULT flag: the chunk imported modules (e.g. the first row needing pandas): a one-time cost, so
+# the chunk's time says nothing about what its rows cost and the scheduler does not learn from it.
 IMPORTED = 2
 
-# chunk offset, chunk bytes, result offset, result capacity, first row, end row
-TASK_RECORD = struct.Struct("<6Q")
-
-# A task's arena block: [chunk][progress slot][result area]. The progress slot (an int64 just before
-# the result area) holds how many rows of the chunk the worker has started; after a worker dies it
-# names the row that was running, so the parent needs no bisection to find a poison row. The result
-# area (rowpool._results) holds every finished row's result, which outlives the worker.
 PROGRESS_BYTES = 64
+
+
+class Header(NamedTuple):
+    """A message header as the C++ queue delivers it."""
+
+    kind: int
+    flags: int
+    tag: int
+    arg0: int
+    arg1: int
+    payload_bytes: int
+
+
+_TASK_STRUCT = struct.Struct("<6Q")
+
+
+class TaskRecord(NamedTuple):
+    """Where a task's chunk and result area are in the arena, and the rows it covers."""
+
+    chunk_offset: int
+    chunk_bytes: int
+    result_offset: int
+    result_capacity: int
+    begin: int
+    end: int
+
+    def pack(self) -> bytes:
+        return _TASK_STRUCT.pack(*self)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> TaskRecord:
+        return cls(*_TASK_STRUCT.unpack(payload))
+
+
+class Failure(NamedTuple):
+    """A row (or a map_batches chunk) whose function raised, as the worker describes it."""
+
+    position: int  # of the row: within its chunk as read, absolute once collected (``_sink``)
+    type_name: str  # the exception's qualified type name
+    message: str
+    traceback: str  # formatted in the worker
+    described_type: Any  # the exception type, as ``_exception_types.describe_type`` describes it
+
+    def at(self, offset: int) -> Failure:
+        """The same failure, its position moved by ``offset`` rows."""
+        return self._replace(position=self.position + offset)
+
+
+class JobFailure(NamedTuple):
+    """A worker could not load the job: unpickling the function or its arguments failed, or
+    ``init`` raised (``INIT_FAILED``)."""
+
+    what: str
+    type_name: str
+    message: str
+    traceback: str
+
+    def error(self, flags: int) -> Exception:
+        """The exception the parent raises for it."""
+        kind = InitError if flags & INIT_FAILED else SerializationError
+        error = kind(f"{self.what}: {self.type_name}: {self.message}")
+        error.worker_traceback = self.traceback
+        if self.traceback and hasattr(error, "add_note"):
+            error.add_note("Traceback in the worker process:\n" + self.traceback.rstrip())
+        return error

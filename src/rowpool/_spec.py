@@ -1,9 +1,7 @@
 """JobSpec: everything a worker needs to know about a job, sent once per job (not per chunk), and
 its encoding as the JOB message (``encode_spec``).
 
-The layout (see InputTable) says how each part of a chunk decodes: 2-D numpy blocks and numpy
-columns copied byte for byte into the arena, pickles for everything else (object, string,
-categorical, nullable, tz-aware ...).
+The source's Schema (``_source``) says how each part of a chunk decodes.
 
 The spec holds no pandas objects unless the frame needs them (extension dtypes): a worker running
 a plain numeric or string frame never imports pandas, which keeps its start-up fast and its memory
@@ -17,46 +15,35 @@ import pickle
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from ._source import Schema
 from .errors import SerializationError
 
 
 @dataclass
 class JobSpec:
+    """What a worker runs: ``func`` over the chunks of a source with this ``schema``."""
+
     func: Callable
-    mode: str  # "rows" or "batches"
-    labels: list  # column labels, as plain Python objects
-    column_index: bytes  # the pickled pandas column Index
-    attribute_labels: frozenset  # labels reachable as row.<label> (not shadowed by a Series attribute)
-    layout: list  # per chunk part: (kind, dtype, column positions, rows_major)
-    row_dtype: Any  # dtype of the pandas row Series for this frame (rows mode)
+    mode: str  # "rows" (apply) or "batches" (map_batches)
+    schema: Schema
     errors: str = "raise"
     row_type: str = "row"
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     init: Callable | None = None  # run once per worker; its value is func's second argument
 
-    @classmethod
-    def for_table(cls, table, func, mode: str, **options) -> JobSpec:
-        """The spec of running ``func`` over ``table`` (an InputTable) in ``mode``."""
-        import pandas as pd
 
-        columns = table.frame.columns
-        labels = columns.tolist()  # one pass: iterating an Arrow-backed Index label by label is slow
-        shadowed = frozenset(dir(pd.Series))
-        return cls(
-            func=func,
-            mode=mode,
-            labels=labels,
-            column_index=pickle.dumps(columns, protocol=5),
-            attribute_labels=frozenset(
-                label for label in labels if isinstance(label, str) and label not in shadowed
-            ),
-            layout=table.layout,
-            row_dtype=table.row_dtype if mode == "rows" else None,
-            **options,
-        )
+@dataclass(frozen=True)
+class Options:
+    """How a job runs, whatever its input (checked once by ``_checks.options``)."""
+
+    chunk_rows: int | None = None  # fixed chunk length (None: sized from measured row cost)
+    progress: bool | None = None
+    timeout: float | None = None  # seconds per row
+    retries: int = 2
+    max_worker_memory: int | None = None
+    in_process: bool | None = None
 
 
 def encode_spec(spec, *, defer_imports: bool) -> bytes:

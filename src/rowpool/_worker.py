@@ -24,7 +24,7 @@ import traceback
 from . import _core, _protocol
 from ._deferred_imports import DeferringFinder
 from ._exception_types import describe_type
-from ._rows import JobContext, chunk_frame, decode_chunk, run_rows
+from ._pandas.rows import JobContext, chunk_frame, decode_chunk, run_rows
 from .errors import QueueClosed
 
 
@@ -130,32 +130,32 @@ class Worker:
 
     def job_failed(self, job_id: int, flags: int, what: str, exc: BaseException) -> None:
         self.context = None
-        info = pickle.dumps((what,) + _describe(exc)[:3])
+        info = pickle.dumps(_protocol.JobFailure(what, *_describe(exc)[:3]))
         self.queue.send(_protocol.JOB_FAILED, flags, job_id, 0, 0, info)
 
     def run_task(self, chunk_id: int, payload: bytes) -> None:
-        if self.context is None:
+        context = self.context
+        if context is None:
             return  # the job failed to load; the parent already knows
-        (chunk_offset, _chunk_bytes, result_offset, result_capacity, begin, end) = (
-            _protocol.TASK_RECORD.unpack(payload)
-        )
+        task = _protocol.TaskRecord.unpack(payload)
+        result_offset = task.result_offset
         self.queue.send(_protocol.STARTED, 0, chunk_id, 0, 0, b"")
-        spec = self.context.spec
+        spec = context.spec
         modules = len(sys.modules)
         started = time.perf_counter()
         results = _core.ResultWriter(
-            self.memory[result_offset : result_offset + result_capacity],
-            end - begin if spec.mode == "rows" else 1,
+            self.memory[result_offset : result_offset + task.result_capacity],
+            task.end - task.begin if spec.mode == "rows" else 1,
             _encode,
             _describe_pickled,
             lambda log: self.queue.send(_protocol.SPILLED, 0, chunk_id, 0, 0, log),
         )
-        chunk = decode_chunk(self.memory, chunk_offset, self.context)
+        chunk = decode_chunk(self.memory, task.chunk_offset, context)
         progress = self.memory[result_offset - _protocol.PROGRESS_BYTES : result_offset]
         if spec.mode == "rows":
-            self.run_rows(chunk, progress, results)
+            run_rows(context, chunk, progress, results)
         else:
-            self.run_batch(chunk, progress, results)
+            run_batch(context, chunk, progress, results)
         if os.getpid() != self.pid:
             # The function forked and this is the child returning from it: the chunk and the
             # queue are the worker's. (The row loop does the same in C++ after each row.)
@@ -165,19 +165,19 @@ class Worker:
         del chunk, results  # views into the arena: drop them before the parent reuses the block
         self.queue.send(_protocol.RESULT, flags, chunk_id, 0, elapsed_ns, b"")
 
-    def run_rows(self, chunk, progress, results) -> None:
-        run_rows(self.context, chunk, progress, results)
 
-    def run_batch(self, chunk, progress, results) -> None:
-        spec = self.context.spec
-        try:
-            frame = chunk_frame(self.context, chunk)
-            progress.view("<i8")[0] = 1  # the batch runs: a death from now on is its own
-            value = spec.func(frame, *self.context.call_args, **(spec.kwargs or {}))
-        except BaseException as exc:  # noqa: BLE001 - the parent decides what to do with it
-            results.fail(0, exc)
-            return
-        results.put(0, value)
+def run_batch(context: JobContext, chunk, progress, results) -> None:
+    """Calls the job's function on ``chunk`` as a DataFrame; its value or failure goes to
+    ``results``."""
+    spec = context.spec
+    try:
+        frame = chunk_frame(context, chunk)
+        progress.view("<i8")[0] = 1  # the batch runs: a death from now on is its own
+        value = spec.func(frame, *context.call_args, **(spec.kwargs or {}))
+    except BaseException as exc:  # noqa: BLE001 - the parent decides what to do with it
+        results.fail(0, exc)
+        return
+    results.put(0, value)
 
 
 def _watch_parent(parent_pid: int) -> None:

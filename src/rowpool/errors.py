@@ -45,7 +45,9 @@ class InputError(RowpoolError, ValueError):
     without rows, or its files disagree. The message names the file, and the row or column where
     known; so do the attributes ``path``, ``row`` and ``column`` (None when unknown)."""
 
-    def __init__(self, message: str, *, path=None, row=None, column=None):
+    def __init__(
+        self, message: str, *, path: str | None = None, row: int | None = None, column: str | None = None
+    ) -> None:
         super().__init__(message)
         self.path = path
         self.row = row
@@ -59,7 +61,15 @@ class WorkerLost(RowpoolError, RuntimeError):
     ``pid``, and ``rows`` (the labels of the rows it was working on, when known).
     """
 
-    def __init__(self, message: str, *, exit_code=None, signal=None, pid=None, rows=None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        exit_code: int | None = None,
+        signal: int | None = None,
+        pid: int | None = None,
+        rows: list | None = None,
+    ) -> None:
         super().__init__(message)
         self.exit_code = exit_code
         self.signal = signal
@@ -95,13 +105,13 @@ class RowError(RowpoolError):
     def __str__(self) -> str:
         return f"{self.exc_type}: {self.message} (row {self.label!r})"
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple:
         from ._exception_types import describe_type
 
         return (
             _rebuild_row_error,
             (
-                describe_type(self.original_type),
+                describe_type(self.original_type or Exception),
                 self.label,
                 self.position,
                 self.exc_type,
@@ -114,7 +124,7 @@ class RowError(RowpoolError):
 
 
 @functools.cache
-def _error_class(original: type | None) -> type:
+def _error_class(original: type | None) -> type[RowError]:
     if original is None or not isinstance(original, type) or not issubclass(original, Exception):
         return RowError
     if issubclass(original, RowError):
@@ -125,9 +135,9 @@ def _error_class(original: type | None) -> type:
         return RowError
 
 
-def _new_error(cls: type, message: str) -> RowError | None:
+def _new_error(cls: type[RowError], message: str) -> RowError | None:
     try:
-        error = cls.__new__(cls, message)
+        error = cls.__new__(cls, message)  # type: ignore[call-arg]
         Exception.__init__(error, message)
     except Exception:
         return None
@@ -137,7 +147,7 @@ def _new_error(cls: type, message: str) -> RowError | None:
 def make_row_error(
     original: type | None,
     *,
-    label,
+    label: object,
     position: int,
     exc_type: str,
     message: str,
@@ -152,7 +162,7 @@ def make_row_error(
         if base is not None and (base is Exception or not issubclass(base, Exception)):
             break
         try:
-            cls = _error_class(base)
+            cls = _error_class(base)  # type: ignore[arg-type]  # an unhashable type raises
         except Exception:  # an unhashable or otherwise strange type
             continue
         error = _new_error(cls, message)
@@ -170,7 +180,9 @@ def make_row_error(
     return error
 
 
-def _rebuild_row_error(original, label, position, exc_type, message, worker_traceback):
+def _rebuild_row_error(
+    original: tuple | None, label: object, position: int, exc_type: str, message: str, worker_traceback: str
+) -> RowError:
     from ._exception_types import restore_type
 
     return make_row_error(
@@ -184,4 +196,7 @@ def _rebuild_row_error(original, label, position, exc_type, message, worker_trac
 
 
 class SerializationError(RowpoolError, TypeError):
-    """The function, its arguments or a result could not be pickled (or unpickled in a worker)."""
+    """The function, its arguments or a result could not be pickled (or unpickled in a worker).
+    ``worker_traceback``: the traceback formatted in the worker, when it failed there."""
+
+    worker_traceback: str = ""

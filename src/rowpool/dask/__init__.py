@@ -43,6 +43,14 @@ def require(distributed: bool = True) -> None:
         raise DaskMissing(f"{INSTALL_HINT} ({error})") from error
 
 
+def call(mode: str):
+    """The public function a partition runs through on a Dask worker: ``rowpool.apply``
+    (``mode="rows"``) or ``rowpool.map_batches``, like any user code would."""
+    import rowpool
+
+    return rowpool.apply if mode == "rows" else rowpool.map_batches
+
+
 def is_collection(obj) -> bool:
     """True for a dask DataFrame (checked by the type's module: dask is not imported for this)."""
     module = type(obj).__module__

@@ -11,13 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import call
+
 UNSUPPORTED = ("pool", "workers", "output", "keep", "resume", "overwrite", "columns", "max_memory")
-
-
-def _call(mode: str):
-    from .. import api
-
-    return api.apply if mode == "rows" else api.map_batches
 
 
 def _check(options: dict) -> None:
@@ -55,7 +51,7 @@ def _run_partition(part, func, mode, options, known: Known, partition_info=None)
         return pd.concat([kept[1], _run_partition(rest, func, mode, options, Known(known.empty, None))])
     if len(part) == 0:
         return known.empty
-    return _call(mode)(part, func, pool=pool_here(), progress=False, **options)
+    return call(mode)(part, func, pool=pool_here(), progress=False, **options)
 
 
 def _first_row(ddf):
@@ -71,10 +67,10 @@ def _probe(ddf, func, mode: str, options: dict):
     """(meta, kept): ``func`` on the first real row, in this process where it can be."""
     first = _first_row(ddf)
     if first is None:  # no row at all: nothing to run func on; dask's meta of an empty frame
-        return _call(mode)(ddf._meta, func, in_process=True, progress=False, **options), None
+        return call(mode)(ddf._meta, func, in_process=True, progress=False, **options), None
     number, row = first
     in_process = options.get("timeout") is None and options.get("max_worker_memory") is None
-    result = _call(mode)(row, func, in_process=in_process, progress=False, **options)
+    result = call(mode)(row, func, in_process=in_process, progress=False, **options)
     return result.iloc[:0], (number, result)
 
 

@@ -6,14 +6,9 @@ Every task is a module-level function of an installed module, so only its argume
 
 from __future__ import annotations
 
+from . import call
 from ._parts import Part, read_file_part
 from ._plugin import pool_here
-
-
-def _call(mode: str):
-    from .. import api
-
-    return api.apply if mode == "rows" else api.map_batches
 
 
 def _shift(error, begin: int):
@@ -26,7 +21,7 @@ def _shift(error, begin: int):
 def run_frame(frame, func, mode: str, options: dict, begin: int = 0):
     """The result of ``func`` over ``frame`` (``(result, failures)`` for ``errors="collect"``)."""
     try:
-        return _call(mode)(frame, func, pool=pool_here(), progress=False, **options)
+        return call(mode)(frame, func, pool=pool_here(), progress=False, **options)
     except Exception as error:
         raise _shift(error, begin) from None
 
@@ -49,7 +44,7 @@ def write_part(frame, part_path: str, func, mode: str, options: dict, keep: list
     """Writes the results of ``frame`` (the ``keep`` columns beside them) to ``part_path``
     through the local file path: atomically, with a journal, resumed where a killed attempt
     stopped, so each row is in the part exactly once whatever ran before."""
-    return _call(mode)(
+    return call(mode)(
         frame,
         func,
         pool=pool_here(),

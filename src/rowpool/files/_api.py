@@ -61,9 +61,10 @@ def _check_flags(output, resume, overwrite) -> None:
         raise ValueError("resume= and overwrite= apply to an output file: pass output= too")
 
 
-def run(source, func, mode: str, *, output, columns, keep, max_memory, resume, overwrite, **options):
-    """The job of ``rowpool.apply`` (``mode="rows"``) or ``map_batches`` (``"batches"``) over a
-    source that is not an in-memory pandas DataFrame, or that writes to ``output``."""
+def run(source, func, *, call, output, columns, keep, max_memory, resume, overwrite, **options):
+    """The job of ``call`` (``rowpool.apply`` or ``map_batches``) over a source that is not an
+    in-memory pandas DataFrame, or that writes to ``output``: each window of the source, an
+    in-memory DataFrame, runs through ``call``."""
     if not callable(func):
         raise TypeError(f"func must be callable, not {type(func).__name__}")
     errors = options.pop("errors", "raise")
@@ -82,9 +83,6 @@ def run(source, func, mode: str, *, output, columns, keep, max_memory, resume, o
         "arena_bytes": arena_bytes,
         "max_worker_memory": options.pop("max_worker_memory", None),
     }
-    from .. import api
-
-    call = api.apply if mode == "rows" else api.map_batches
     common = {"errors": errors, "progress": progress, "pool_options": pool_options, "options": options}
     if output is None:
         opened = open_source(source, columns, keep, window_bytes)

@@ -72,7 +72,7 @@ def load_function(spec: str):
     if module_name.endswith(".py") or os.sep in module_name:
         name = os.path.splitext(os.path.basename(module_name))[0]
         loader_spec = importlib.util.spec_from_file_location(name, module_name)
-        if loader_spec is None or not os.path.exists(module_name):
+        if loader_spec is None or loader_spec.loader is None or not os.path.exists(module_name):
             raise FileNotFoundError(2, f"no such file: {module_name}", module_name)
         module = importlib.util.module_from_spec(loader_spec)
         sys.modules[name] = module

@@ -65,9 +65,9 @@ def _pool(pool, workers, arena_bytes, max_worker_memory):
     if pool is not None:
         yield pool
         return
-    from ..pool import Pool
+    from .._workers import WorkerPool
 
-    temporary = Pool(workers, memory_budget=arena_bytes, max_worker_memory=max_worker_memory)
+    temporary = WorkerPool(workers, memory_budget=arena_bytes, max_worker_memory=max_worker_memory)
     try:
         yield temporary
     finally:

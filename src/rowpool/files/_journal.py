@@ -163,7 +163,7 @@ class Journal:
         for record, end in records[1:]:
             if record.get("done"):
                 self.done = True
-            elif not self._adopt(Part(*record["part"], record["failures"])):
+            elif not self._adopt(Part(*record["part"], record["failures"])):  # type: ignore[call-arg]
                 break
             intact = end
         return intact

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -69,7 +70,7 @@ def _path_source(source) -> tuple[object, list[str]]:
     return IpcSource(paths[0]), paths
 
 
-def _arrow_source(source) -> tuple[object, list[str]] | None:
+def _arrow_source(source) -> tuple[Any, list[str]] | None:
     if isinstance(source, (str, os.PathLike)):
         return _path_source(source)
     if isinstance(source, pa.Table):

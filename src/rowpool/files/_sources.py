@@ -188,7 +188,7 @@ class ParquetSource:
             yield from file.iter_batches(batch_rows, row_groups=[group], columns=names)
 
 
-def _reading(batches: Iterator[pa.RecordBatch], where: str, path: str) -> Iterator[pa.RecordBatch]:
+def _reading(batches: Iterator[pa.RecordBatch], where: str, path: str | None) -> Iterator[pa.RecordBatch]:
     """``batches``, with a read error turned into an InputError naming ``where``."""
     while True:
         try:

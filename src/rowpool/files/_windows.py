@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -124,7 +124,7 @@ class FrameWindows:
 _DONE = object()
 
 
-def read_ahead(windows: Iterator[Window], depth: int = READ_AHEAD) -> Iterator[Window]:
+def read_ahead(windows: Iterator[Window], depth: int = READ_AHEAD) -> Generator[Window, None, None]:
     """``windows``, produced on a thread up to ``depth`` ahead of the consumer. An error in the
     thread is raised in the consumer; closing the iterator stops the thread."""
     ready: queue.Queue = queue.Queue(maxsize=depth)

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import pickle
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _codec, _core
+from .. import _codec, _core
 
 
 class Chunk(NamedTuple):
@@ -16,7 +16,7 @@ class Chunk(NamedTuple):
     len(positions)) block or one column's array); the (rows, columns) block when one block holds
     every column in order (else None); and where each column is among the parts (see Places)."""
 
-    index: object
+    index: Any  # range, a numpy array of labels, or a pandas Index
     parts: list
     whole: np.ndarray | None
     places: list
@@ -50,7 +50,7 @@ class Places(NamedTuple):
 
 
 class Utf8Column(NamedTuple):
-    """A str column in the arena as Arrow lays it out (``InputTable``'s "utf8" parts): decoded to
+    """A str column in the arena as Arrow lays it out (a source's "utf8" parts, see ``_source``): decoded to
     Python str, NaN where missing, only when a row reads it, without pandas or pyarrow."""
 
     offsets: np.ndarray
@@ -74,9 +74,9 @@ def decode_chunk(memory: np.ndarray, offset: int, context: JobContext) -> Chunk:
     the same for 10 or 10,000 columns. The block is the 2-D (rows, columns) view when one block
     holds every column in order, so ``map_batches`` builds its DataFrame without a copy."""
     buffers = _codec.unpack(memory, offset)
-    index = pickle.loads(buffers[0])
+    index = pickle.loads(buffers[0])  # type: ignore[arg-type]  # numpy arrays are buffers
     rows = len(index)
-    layout = context.spec.layout
+    layout = context.spec.schema.layout
     parts = [_decode_part(buffer, entry, rows) for buffer, entry in zip(buffers[1:], layout)]
     return build_chunk(index, parts, layout, context.places)
 
@@ -84,7 +84,7 @@ def decode_chunk(memory: np.ndarray, offset: int, context: JobContext) -> Chunk:
 def _decode_part(buffer: np.ndarray, entry: tuple, rows: int):
     kind, dtype, positions, rows_major = entry
     if kind == "pickle":
-        return pickle.loads(buffer)
+        return pickle.loads(buffer)  # type: ignore[arg-type]
     if kind == "raw":
         return buffer.view(dtype)
     if kind == "utf8":
@@ -126,8 +126,9 @@ class JobContext:
     def __init__(self, spec):
         self.spec = spec
         self.call_args = tuple(spec.args)  # what follows the row (or chunk) in each call of func
-        self.width = len(spec.labels)
-        labels = spec.labels
+        schema = spec.schema
+        self.width = schema.width
+        labels = schema.labels
         counts: dict = {}
         for label in labels:
             counts[label] = counts.get(label, 0) + 1
@@ -135,9 +136,9 @@ class JobContext:
         # the C++ row reads as "present, but answered by the Series path" (``in`` must still be True).
         self.lookup = {label: (j if counts[label] == 1 else -1) for j, label in enumerate(labels)}
         self.attr_lookup = {
-            label: j for label, j in self.lookup.items() if j >= 0 and label in spec.attribute_labels
+            label: j for label, j in self.lookup.items() if j >= 0 and label in schema.attribute_labels
         }
-        self.places = Places.of(spec.layout, self.width)
+        self.places = Places.of(schema.layout, self.width)
         self._columns = None
 
     def run_init(self) -> None:
@@ -150,7 +151,7 @@ class JobContext:
     def columns(self):
         """The pandas column Index (unpickled on first use: it imports pandas)."""
         if self._columns is None:
-            self._columns = pickle.loads(self.spec.column_index)
+            self._columns = pickle.loads(self.spec.schema.column_index)
         return self._columns
 
 
@@ -166,15 +167,15 @@ class RowSource:
         self.width = context.width
         # pandas names rows by iterating the index (Python scalars) for a numpy row dtype, but by
         # ``index[i]`` (numpy scalars for an integer Index) for an extension row dtype.
-        if isinstance(index, np.ndarray):  # the plain index values (InputTable for_rows)
+        if isinstance(index, np.ndarray):  # the plain index values (FrameSource for_rows)
             self.labels = index.tolist()
-        elif isinstance(context.spec.row_dtype, np.dtype) or isinstance(index, range):
+        elif isinstance(context.spec.schema.row_dtype, np.dtype) or isinstance(index, range):
             self.labels = list(index)
         else:
             self.labels = [index[i] for i in range(len(index))]
         self._values: dict[int, list] = {}
-        self._frame = None
-        self._matrix = None
+        self._frame: Any = None  # the chunk's DataFrame, when rows come from it
+        self._matrix: np.ndarray | None = None
         self._shared = True
 
     @property
@@ -185,7 +186,7 @@ class RowSource:
     def column(self, j: int) -> list:
         values = self._values.get(j)
         if values is None:
-            values = self._values[j] = row_values(self.chunk.column(j), self.context.spec.row_dtype)
+            values = self._values[j] = row_values(self.chunk.column(j), self.context.spec.schema.row_dtype)
         return values
 
     def series(self, pos: int):
@@ -196,7 +197,7 @@ class RowSource:
         import pandas as pd
 
         if self._matrix is None and self._frame is None:
-            row_dtype = self.context.spec.row_dtype
+            row_dtype = self.context.spec.schema.row_dtype
             self._matrix = row_matrix(self.chunk, row_dtype, self.width)
             # A row of a matrix built for this chunk is a view: no other row, nor the arena, uses
             # its values (each position is asked for once).
@@ -246,7 +247,7 @@ def run_rows(context: JobContext, chunk: Chunk, progress, results) -> None:
     spec = context.spec
     _core.run_rows(
         spec.func,
-        _core.RowBatch(RowSource(context, chunk)),
+        _core.RowBatch(RowSource(context, chunk)),  # type: ignore[attr-defined]
         context.call_args,
         spec.kwargs or None,
         spec.errors == "raise",

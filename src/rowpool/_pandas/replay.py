@@ -13,6 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import calls
+from .sink import failure_frame
+
 RESULT_TYPES = (None, "expand", "reduce", "broadcast")
 
 
@@ -32,11 +35,6 @@ def in_pandas(func) -> bool:
     return not callable(func) or isinstance(func, np.ufunc)
 
 
-def values_in_order(chunks, _index) -> list:
-    """Every call's raw result, in row order, before any dtype inference."""
-    return [value for _b, _e, outcome in chunks for value in outcome.values()]
-
-
 class RawRows:
     """A chunk's rows as the numpy rows of ``df.values`` (its interleaved dtype): the results of
     ``func`` on each, in a one-element object Series (kept apart from pandas' result inference)."""
@@ -53,30 +51,26 @@ class RawRows:
 
 def raw_results(values: np.ndarray, func, args: tuple, kwargs: dict, options: dict) -> list:
     """``func`` on every row of the 2-D ``values`` (a numpy row each), on rowpool: the results."""
-    from . import api
-
     if options.get("errors", "raise") != "raise":
         raise ValueError('raw=True runs with errors="raise" only')
     frame = pd.DataFrame(values, dtype=values.dtype)  # object stays object (no str inference)
-    chunks = api.map_batches(frame, RawRows(func, values.dtype, args, kwargs), **options)
+    chunks = calls.map_batches(frame, RawRows(func, values.dtype, args, kwargs), **options)
     return [value for chunk in chunks for value in chunk]
 
 
 def apply(df: pd.DataFrame, func, *, raw: bool, result_type, args: tuple, kwargs: dict, **options):
     """``df.apply(func, axis=1, raw=raw, result_type=result_type, args=args, **kwargs)`` with
     ``func``'s calls on rowpool (see the module docstring)."""
-    from . import api
-
     errors = options.get("errors", "raise")
     if in_pandas(func) or len(df) == 0 or df.shape[1] == 0:
         result = df.apply(func, axis=1, raw=raw, result_type=result_type, args=args, **kwargs)
-        return (result, api._failure_frame([], df.index)) if errors == "collect" else result
+        return (result, failure_frame([], df.index)) if errors == "collect" else result
     failures = None
     if raw and result_type != "broadcast":  # pandas broadcasts Series rows, even with raw=True
         options.pop("row_type", None)
         values = raw_results(df.to_numpy(), func, args, kwargs, options)
     else:
-        outcome = api.run_rows(df, func, values_in_order, args=args, kwargs=kwargs, **options)
+        outcome = calls.apply_values(df, func, args=args, kwargs=kwargs, **options)
         values, failures = outcome if errors == "collect" else (outcome, None)
     result = df.apply(replayer(values), axis=1, raw=raw, result_type=result_type)
     return (result, failures) if errors == "collect" else result

@@ -15,24 +15,27 @@ from typing import Any
 
 import pandas as pd
 
+from .calls import apply_values
+from .sink import failure_frame
+
 ARGUMENT = "argument"  # the column holding the arguments in the frame rowpool runs over
 
 
 class _CallOnArgument:
     """``func`` called on the one value a row of the arguments frame holds."""
 
-    def __init__(self, func: Callable):
+    def __init__(self, func: Callable) -> None:
         self.func = func
 
-    def __call__(self, row, *args, **kwargs):
+    def __call__(self, row: Any, *args: Any, **kwargs: Any) -> Any:
         return self.func(row[ARGUMENT], *args, **kwargs)
 
 
-def _arguments(series: pd.Series, na_action) -> list:
+def _arguments(series: pd.Series, na_action: str | None) -> list:
     """What pandas' ``series.map(func, na_action)`` calls ``func`` with, in order."""
     calls: list = []
 
-    def record(value):
+    def record(value: Any) -> int:
         # Distinct results keep pandas on the path a real func takes (pandas 2's categorical map
         # fails on repeated results when NaN is among the codes).
         calls.append(value)
@@ -53,12 +56,7 @@ def _labels(series: pd.Series, calls: int) -> pd.Index:
     return pd.RangeIndex(calls)
 
 
-def _values(chunks, _index) -> list:
-    """The raw per-call results, in order, before any dtype inference."""
-    return [value for _b, _e, outcome in chunks for value in outcome.values()]
-
-
-def map(series: pd.Series, func: Callable, na_action: str | None = None, **options: Any):
+def map(series: pd.Series, func: Callable, na_action: str | None = None, **options: Any) -> Any:
     """Parallel ``series.map(func, na_action=na_action)`` for a callable ``func``: the same result
     (values, dtype, index, name, ``attrs``, subclass), ``func`` called once per value in workers.
 
@@ -71,8 +69,6 @@ def map(series: pd.Series, func: Callable, na_action: str | None = None, **optio
         >>> rowpool.map(s, lambda x: slow_lookup(x), na_action="ignore")
         >>> s.rowpool.map(slow_lookup)
     """
-    from . import api
-
     if not isinstance(series, pd.Series):
         raise TypeError(f"series must be a pandas Series, not {type(series).__name__}")
     if not callable(func):
@@ -87,9 +83,9 @@ def map(series: pd.Series, func: Callable, na_action: str | None = None, **optio
     arguments = pd.DataFrame({ARGUMENT: pd.Series(calls, dtype=object, index=labels)})
     errors = options.get("errors", "raise")
     if calls:
-        outcome = api.run_rows(arguments, _CallOnArgument(func), _values, **options)
+        outcome = apply_values(arguments, _CallOnArgument(func), **options)
     else:
-        outcome = ([], api._failure_frame([], labels)) if errors == "collect" else []
+        outcome = ([], failure_frame([], labels)) if errors == "collect" else []
     values, failures = outcome if errors == "collect" else (outcome, None)
     results = iter(values)
     result = series.map(lambda _value: next(results), na_action=na_action)

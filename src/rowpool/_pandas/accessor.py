@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pandas as pd
 
 
@@ -10,18 +13,18 @@ import pandas as pd
 class RowpoolAccessor:
     """``df.rowpool.apply(func, **options)`` is ``rowpool.apply(df, func, **options)``."""
 
-    def __init__(self, frame: pd.DataFrame):
+    def __init__(self, frame: pd.DataFrame) -> None:
         self._frame = frame
 
-    def apply(self, func, **options):
+    def apply(self, func: Callable[..., Any], **options: Any) -> Any:
         """Parallel ``df.apply(func, axis=1)``; see :func:`rowpool.apply`."""
-        from .api import apply
+        from ..api import apply
 
         return apply(self._frame, func, **options)
 
-    def map_batches(self, func, **options):
+    def map_batches(self, func: Callable[..., Any], **options: Any) -> Any:
         """Parallel chunk-wise map; see :func:`rowpool.map_batches`."""
-        from .api import map_batches
+        from ..api import map_batches
 
         return map_batches(self._frame, func, **options)
 
@@ -30,11 +33,11 @@ class RowpoolAccessor:
 class RowpoolSeriesAccessor:
     """``series.rowpool.map(func, **options)`` is ``rowpool.map(series, func, **options)``."""
 
-    def __init__(self, series: pd.Series):
+    def __init__(self, series: pd.Series) -> None:
         self._series = series
 
-    def map(self, func, na_action=None, **options):
+    def map(self, func: Callable[..., Any], na_action: str | None = None, **options: Any) -> Any:
         """Parallel ``series.map(func, na_action)``; see :func:`rowpool.map`."""
-        from ._map import map as parallel_map
+        from .map import map as parallel_map
 
         return parallel_map(self._series, func, na_action, **options)

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _map, _replay
+from . import map as _map
+from . import replay as _replay
 
 PANDAS_MAJOR = int(pd.__version__.split(".")[0])
 OPTIONS = (
@@ -75,7 +76,7 @@ class RowpoolExecutionEngine(_EngineBase):
     def apply(data, func, args: tuple, kwargs: dict, decorator, axis):
         """``df.apply(func, axis=..., raw=..., engine=...)``: rows on rowpool (``axis=1``),
         columns in pandas (``axis=0``)."""
-        from . import api
+        from .. import api
 
         options = _options(decorator)
         if _axis_number(data, axis) == 0:
@@ -129,4 +130,4 @@ def engine(**options: Any) -> Engine:
     return Engine(options)
 
 
-engine.__pandas_udf__ = RowpoolExecutionEngine  # engine=rowpool.engine: the defaults
+engine.__pandas_udf__ = RowpoolExecutionEngine  # type: ignore[attr-defined]  # engine=rowpool.engine

@@ -1,5 +1,5 @@
-"""The parent's side of the input: a DataFrame seen as per-column arrays (views, never a copy of
-the frame), cut into chunks that are encoded straight into the arena."""
+"""The in-memory pandas DataFrame as a Source (see ``rowpool._source``): per-column arrays (views,
+never a copy of the frame), cut into chunks that are encoded straight into the arena."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+
+from .._source import Schema
+from .rows import Chunk, Places, Utf8Column, build_chunk
 
 RAW_KINDS = "biufcmM"  # numpy kinds copied byte for byte
 PLAIN_LABEL_KINDS = "biufcO"  # index kinds whose labels pandas hands out as the array's .tolist()
@@ -49,7 +52,7 @@ def _arrow_strings(array) -> bool:
 
 def _utf8_part(array, begin: int, end: int) -> np.ndarray:
     """Rows [begin, end) of an Arrow-backed str column as one buffer: int64 offsets (rows + 1), one
-    validity byte per row, then the UTF-8 bytes (see ``rowpool._rows.Utf8Column``)."""
+    validity byte per row, then the UTF-8 bytes (see ``rows.Utf8Column``)."""
     import pyarrow as pa
 
     strings = array.__arrow_array__().slice(begin, end - begin).combine_chunks()
@@ -65,7 +68,7 @@ def _utf8_part(array, begin: int, end: int) -> np.ndarray:
     )
 
 
-class InputTable:
+class FrameSource:
     """A DataFrame as the parts a chunk is made of, with the layout a worker decodes them by.
 
     Layout entries, one per part after the index: ``("block", dtype, positions, rows_major)`` for a
@@ -105,6 +108,21 @@ class InputTable:
                 self.layout.append(("pickle", None, (j,), False))
             self._sources.append(array)
         self._label_dtype = self._plain_label_dtype() if plain_rows else None
+        self.schema = self._schema(for_rows)
+
+    def _schema(self, for_rows: bool) -> Schema:
+        columns = self.frame.columns
+        labels = columns.tolist()  # one pass: iterating an Arrow-backed Index label by label is slow
+        shadowed = frozenset(dir(pd.Series))
+        return Schema(
+            labels=labels,
+            column_index=pickle.dumps(columns, protocol=5),
+            attribute_labels=frozenset(
+                label for label in labels if isinstance(label, str) and label not in shadowed
+            ),
+            layout=self.layout,
+            row_dtype=self.row_dtype if for_rows else None,
+        )
 
     def _plain_label_dtype(self) -> np.dtype | None:
         """The dtype of index arrays whose ``tolist()`` gives exactly the labels pandas names rows
@@ -151,7 +169,7 @@ class InputTable:
 
     def chunk_parts(self, begin: int, end: int) -> list:
         """The buffers of rows [begin, end): the pickled index slice, then one per layout entry."""
-        parts = [pickle.dumps(self._index_slice(begin, end), protocol=5)]
+        parts: list = [pickle.dumps(self._index_slice(begin, end), protocol=5)]
         for (kind, _dtype, _cols, rows_major), source in zip(self.layout, self._sources):
             if kind == "pickle":
                 parts.append(pickle.dumps(source[begin:end], protocol=5))
@@ -163,19 +181,9 @@ class InputTable:
                 parts.append(source[begin:end])
         return parts
 
-    def local_frame(self, begin: int, end: int):
-        """Rows [begin, end) of the frame for ``map_batches``' function in this process; a copy
-        unless copy-on-write protects the caller's frame from a function that writes into its
-        chunk (pandas 2 without the option)."""
-        chunk = self.frame.iloc[begin:end]
-        copy_on_write = int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
-        return chunk if copy_on_write else chunk.copy()
-
-    def local_chunk(self, begin: int, end: int):
+    def local_chunk(self, begin: int, end: int) -> Chunk:
         """Rows [begin, end) as the Chunk a worker would decode from ``chunk_parts``, built in this
         process from views of the frame (nothing pickled or copied but str columns' buffers)."""
-        from ._rows import Utf8Column, build_chunk
-
         parts = []
         for (kind, _dtype, _cols, rows_major), source in zip(self.layout, self._sources):
             if kind == "utf8":
@@ -186,9 +194,15 @@ class InputTable:
                 parts.append(source[begin:end])
         return build_chunk(self._index_slice(begin, end), parts, self.layout, self.places)
 
-    @cached_property
-    def places(self):
-        """Where each column is among a chunk's parts (``rowpool._rows.Places``)."""
-        from ._rows import Places
+    def local_frame(self, begin: int, end: int) -> pd.DataFrame:
+        """Rows [begin, end) of the caller's frame for map_batches' ``func``; a copy unless
+        copy-on-write protects the caller's frame from a ``func`` that writes into its chunk
+        (pandas 2 without the option)."""
+        chunk = self.frame.iloc[begin:end]
+        copy_on_write = int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
+        return chunk if copy_on_write else chunk.copy()
 
+    @cached_property
+    def places(self) -> Places:
+        """Where each column is among a chunk's parts (``rows.Places``)."""
         return Places.of(self.layout, self.width)

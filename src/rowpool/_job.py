@@ -1,0 +1,116 @@
+"""A job, prepared before any worker starts, and its run.
+
+    Job(source, spec, sink, options) ──run──► LocalRun (first rows, in this process, while it pays)
+                                        └───► Dispatcher on a WorkerPool (the rest)
+                     both ──ChunkResults──► Collector ──row order──► Sink ──finish──► the result
+
+Preparing a job (``rowpool._pandas.calls`` for DataFrames) checks the arguments, builds its
+source, spec and sink, and pickles the spec here, so that a bad argument or an unpicklable
+function fails before a worker starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ._dispatch import Dispatcher
+from ._local import LocalRun, in_process_budget, record_start
+from ._sink import Collector, Sink
+from ._source import Source
+from ._spec import JobSpec, Options, encode_spec
+from ._workers import WorkerPool
+from .progress import make_progress
+
+
+class Job:
+    """A job ready to run: ``run()`` returns its result."""
+
+    def __init__(self, source: Source, spec: JobSpec, sink: Sink, options: Options):
+        self.source = source
+        self.spec = spec
+        self.sink = sink
+        self.options = options
+        # An unpicklable func raises SerializationError here. Rows with a timeout must not pay for
+        # an import, so their workers import everything before the first row.
+        self.payload = encode_spec(spec, defer_imports=options.timeout is None)
+
+    def run(self, pool: WorkerPool | None = None, *, workers: int | None = None) -> Any:
+        """Runs the job: its first rows in this process while that pays (see ``_local``), the
+        rest on ``pool``, else on a temporary pool of ``workers`` started only if rows are left
+        (its start is measured: it sets the budget of later jobs in this process)."""
+        options = self.options
+        bar = make_progress(options.progress, self.source.rows)
+        collector = Collector(self.sink, self.source, self.spec.errors, bar)
+        budget = in_process_budget(options, pool_given=pool is not None)
+        local = LocalRun(self.source, self.spec, collector, budget=budget, fixed_rows=options.chunk_rows or 0)
+        try:
+            with _sigterm_interrupts():
+                local.run()
+            if not local.done:
+                created = time.monotonic()
+                with _pool_for(pool, workers, options.max_worker_memory) as active:
+                    first_started = self._run_on(active, collector, local)
+                if pool is None and first_started is not None:
+                    record_start(first_started - created)
+        finally:
+            if bar is not None:
+                bar.close()
+        return collector.finish()
+
+    def _run_on(self, pool: WorkerPool, collector: Collector, local: LocalRun) -> float | None:
+        """Runs the rows ``local`` left on ``pool``'s workers; returns when the first started."""
+        with pool.running_job():
+            dispatcher = Dispatcher(
+                pool, self.source, self.spec, self.options, collector, self.payload, first_row=local.next_row
+            )
+            if local.next_row:  # the rows run here size the workers' first chunks
+                dispatcher.scheduler.record(local.next_row, local.seconds)
+            try:
+                with _sigterm_interrupts():
+                    dispatcher.run()
+            except BaseException:
+                pool.abort()
+                raise
+        return dispatcher.first_started
+
+
+@contextlib.contextmanager
+def _pool_for(
+    pool: WorkerPool | None, workers: int | None, max_worker_memory: int | None
+) -> Iterator[WorkerPool]:
+    if pool is not None:
+        yield pool
+        return
+    temporary = WorkerPool(workers, max_worker_memory=max_worker_memory)
+    try:
+        yield temporary
+    except BaseException:
+        temporary.abort()  # its workers are gone before the error reaches the caller
+        raise
+    finally:
+        temporary.close(wait=False)  # its workers exit and are reaped while the caller goes on
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """During a job in the main thread, SIGTERM (when nobody else handles it) stops the job like
+    Ctrl-C does: workers are ended and SystemExit(143) propagates, instead of a silent death."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
