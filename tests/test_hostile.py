@@ -316,8 +316,7 @@ def test_more_workers_than_the_machine_can_hold_is_refused_before_any_starts(mak
 
 
 def test_ctrl_c_while_a_temporary_pool_spawns_leaves_no_worker_while_the_exception_lives(monkeypatch):
-    from rowpool import _core
-    from rowpool import pool as pool_module
+    from rowpool import _core, _workers
 
     spawned = []
     engine_supervisor = _core.Supervisor
@@ -340,7 +339,7 @@ def test_ctrl_c_while_a_temporary_pool_spawns_leaves_no_worker_while_the_excepti
         def __len__(self):
             return len(self.real)
 
-    monkeypatch.setattr(pool_module._core, "Supervisor", InterruptedSupervisor)
+    monkeypatch.setattr(_workers._core, "Supervisor", InterruptedSupervisor)
     with pytest.raises(KeyboardInterrupt) as kept:  # the exception (and its frames) stay alive
         rowpool.apply(pd.DataFrame({"a": np.arange(100)}), double, workers=4, in_process=False)
     assert kept.value is not None and len(spawned) == 2

@@ -117,8 +117,12 @@ def _imports_any(path: pathlib.Path) -> set[str]:
 
 
 def test_worker_modules_import_without_pandas():
+    """As a worker starts (the flag set before ``import rowpool``, as ``_launch`` does)."""
+    from rowpool._launch import WORKER_FLAG
+
     code = (
-        "import sys; import rowpool._worker, rowpool._pandas.rows, rowpool._pandas; "
+        f"import sys; sys.{WORKER_FLAG} = True; "
+        "import rowpool, rowpool._worker, rowpool._local, rowpool._pandas.rows; "
         "sys.exit(int('pandas' in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
