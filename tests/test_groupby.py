@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import rowpool
-from rowpool._groupby import groupby_apply
-from rowpool._groups import GroupedFrame
+from rowpool._pandas.groupby import groupby_apply
+from rowpool._pandas.groups import GroupedFrame
 
 PANDAS_MAJOR = int(pd.__version__.split(".")[0])
 INCLUDE_GROUPS = [False, True] if PANDAS_MAJOR < 3 else [False]

@@ -12,7 +12,7 @@ For map_batches a range is one chunk and its results hold one value. ``finish`` 
 every row was written, with every failure in row order (absolute positions), and returns the job's
 result. Under ``errors="raise"`` the earliest failure raises its RowError instead (the sink may
 have received some ranges by then), so a sink sees failures only under ``"coerce"`` and
-``"collect"``.
+``"collect"`` -- unless it ``reports_failures`` itself (a class attribute set to True).
 
 The in-memory pandas result (``rowpool._pandas.sink``) is the first sink: it keeps the ranges and
 assembles the Series or DataFrame pandas' own ``apply`` returns. A file sink writes each range as
@@ -68,7 +68,7 @@ class Collector:
     def finish(self) -> Any:
         """The sink's result, or the RowError of the earliest failing row (``errors="raise"``)."""
         failures = sorted(self.failures, key=lambda f: f.position)
-        if failures and self.errors == "raise":
+        if failures and self.errors == "raise" and not getattr(self.sink, "reports_failures", False):
             raise self.row_error(failures[0])
         if self.waiting or self.next_row != self.source.rows:
             raise EngineError(f"rowpool lost the results of rows {self.next_row}..{self.source.rows - 1}")

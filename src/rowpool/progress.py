@@ -11,7 +11,7 @@ def _interactive() -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
-def make_progress(progress, total: int, description: str = "rowpool"):
+def make_progress(progress, total: int | None, description: str = "rowpool"):
     """A tqdm bar when ``progress`` is True, or None and the session is interactive; else None."""
     if progress is False or (progress is None and not _interactive()):
         return None

@@ -30,7 +30,7 @@ import pytest
 from pandas.core.groupby.generic import DataFrameGroupBy, SeriesGroupBy
 
 import rowpool
-from rowpool._groupby import apply_groups
+from rowpool._pandas.groupby import apply_groups
 
 from .expected_failures import EXPECTED_FAILURES
 

@@ -16,6 +16,7 @@ import pandas as pd
 from .. import _checks
 from .._job import Job
 from .._sink import Sink
+from .._source import Source
 from .._spec import JobSpec, Options
 from .._workers import WorkerPool
 from . import assemble
@@ -33,8 +34,20 @@ def _checked(df: Any, func: Any, options: dict) -> tuple[Options, WorkerPool | N
 def _run(
     df: pd.DataFrame, func: Callable[..., Any], mode: str, make_sink: Callable[[str], Sink], options: dict
 ) -> Any:
+    return run_source(df, FrameSource(df, for_rows=mode == "rows"), func, mode, make_sink, options)
+
+
+def run_source(
+    df: pd.DataFrame,
+    source: Source,
+    func: Callable[..., Any],
+    mode: str,
+    make_sink: Callable[[str], Sink],
+    options: dict,
+) -> Any:
+    """The job of ``func`` over ``source`` (whose rows are ``df``'s: the checks look at it), its
+    result made by ``make_sink(errors)``."""
     run, pool, workers = _checked(df, func, options)
-    source = FrameSource(df, for_rows=mode == "rows")
     errors = options.get("errors", "raise")
     spec = JobSpec(
         func,

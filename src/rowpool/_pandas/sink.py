@@ -70,6 +70,16 @@ class ValuesSink(_KeptRanges):
         return [value for _b, _e, results in self.ranges for value in results.values()]
 
 
+class RangesSink(_KeptRanges):
+    """Every written range with its ChunkResults, failed ranges too: the caller decides what a
+    failure means (``groupby``: a failed chunk fails every group in it)."""
+
+    reports_failures = True
+
+    def finish(self, failures: list[Failure]) -> list:
+        return self.ranges
+
+
 class BatchesSink(_KeptRanges):
     """``map_batches``' result: the chunks' values combined in input order."""
 

@@ -37,7 +37,8 @@ def row_group_parts(group_rows: list[int], count: int) -> list[Part]:
     """Consecutive row groups gathered into about ``count`` parts of near-equal rows."""
     total = sum(group_rows)
     target = max(1, -(-total // max(1, count)))
-    parts, begin, end = [], 0, 0
+    parts: list[Part] = []
+    begin = end = 0
     for rows in group_rows:
         end += rows
         if end - begin >= target:

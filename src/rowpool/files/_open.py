@@ -31,7 +31,7 @@ class Opened:
     """An opened source: its ``windows`` factory, the result ``kind`` without ``output=``, its
     ``rows`` (None when unknown), its ``fingerprint`` and the input ``paths`` (never written)."""
 
-    windows: object
+    windows: Any  # ArrowWindows or FrameWindows: called with a first row, yields windows
     kind: str
     rows: int | None
     fingerprint: dict

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._table import InputTable
+from .rows import Chunk
+from .source import FrameSource
 
 GROUP_COLUMN = "__rowpool_group__"  # each row's group number, appended to the frame workers see
 SERIES_COLUMN = "__rowpool_values__"  # a SeriesGroupBy's values, as a column
@@ -108,17 +109,16 @@ class GroupedFrame:
 
 
 class GroupTable:
-    """A ``GroupedFrame`` as the dispatcher's table: ``rows`` are groups (see the module
-    docstring); chunk ``[begin, end)`` holds groups ``order[begin:end]`` whole."""
+    """A ``GroupedFrame`` as a Source (``rowpool._source``) whose ``rows`` are groups (see the
+    module docstring): chunk ``[begin, end)`` holds groups ``order[begin:end]`` whole."""
 
     def __init__(self, grouped: GroupedFrame):
         self.grouped = grouped
-        self.inner = InputTable(grouped.frame)
+        self.inner = FrameSource(grouped.frame)
         self.frame = grouped.frame
         self.bounds = grouped.bounds
         self.rows = len(grouped.order)
-        self.layout = self.inner.layout
-        self.row_dtype = None
+        self.schema = self.inner.schema
 
     def estimated_row_bytes(self) -> int:
         """Bytes of an average group."""
@@ -127,6 +127,10 @@ class GroupTable:
     def chunk_parts(self, begin: int, end: int) -> list:
         """The buffers of groups [begin, end): their rows, as any frame's chunk."""
         return self.inner.chunk_parts(int(self.bounds[begin]), int(self.bounds[end]))
+
+    def local_chunk(self, begin: int, end: int) -> Chunk:
+        """The rows of groups [begin, end) decoded in this process."""
+        return self.inner.local_chunk(int(self.bounds[begin]), int(self.bounds[end]))
 
     def local_frame(self, begin: int, end: int):
         """Groups [begin, end) as the DataFrame ``map_batches`` hands its function."""

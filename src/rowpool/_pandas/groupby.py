@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.typing import DataFrameGroupBy
 
-from ._groups import GroupedFrame, GroupShape, GroupTable
+from .groups import GroupedFrame, GroupShape, GroupTable
+from .sink import RangesSink
 
 PANDAS_MAJOR = int(pd.__version__.split(".")[0])
 GROUPBY_OPTIONS = ("level", "sort", "group_keys", "observed", "dropna")
@@ -34,9 +35,9 @@ class GroupCalls:
         self.func, self.shape, self.args, self.kwargs = func, shape, args, kwargs
 
     def __call__(self, chunk: pd.DataFrame, *state) -> list:
-        from ._worker import _describe
+        from .._worker import _describe
 
-        done = []
+        done: list[tuple] = []
         for begin, end, code in self.shape.runs(chunk):
             group = self.shape.group(chunk, begin, end, code)
             try:
@@ -55,52 +56,20 @@ def _check(func, args, kwargs) -> None:
         raise TypeError(f"kwargs must be a dict, not {type(kwargs).__name__}")
 
 
-def _run(
-    table: GroupTable,
-    calls: GroupCalls,
-    *,
-    workers=None,
-    errors="raise",
-    progress=None,
-    chunk_rows=None,
-    timeout=None,
-    retries=2,
-    max_worker_memory=None,
-    pool=None,
-    in_process=None,
-    init=None,
-) -> list:
-    """The job over ``table``'s groups (``chunk_rows``: groups per chunk): its chunks' outcomes."""
-    from . import _checks, api
-    from ._spec import JobSpec
-    from .pool import Pool
+def _run(table: GroupTable, calls: GroupCalls, **options: Any) -> list:
+    """The job over ``table``'s groups (``chunk_rows``: groups per chunk): every range of groups
+    with its ChunkResults, failed ranges (a worker died, a timeout) included."""
+    from .calls import run_source
 
-    api._check_job(
-        table.frame, calls, errors, progress, chunk_rows, (), None, timeout, retries, max_worker_memory
-    )
-    _checks.in_process(in_process, timeout=timeout, limit=max_worker_memory)
-    _checks.init(init)
-    _checks.pool(pool, Pool)
-    workers = _checks.workers(workers) if pool is None else pool.workers
-    spec = JobSpec.for_table(table, calls, "batches", errors=errors, init=init)
-    return api._run(
-        table,
-        spec,
-        pool=pool,
-        workers=workers,
-        chunk_rows=chunk_rows,
-        progress=progress,
-        timeout=timeout,
-        retries=retries,
-        max_worker_memory=max_worker_memory,
-        in_process=in_process,
+    return run_source(
+        table.frame, table, calls, "batches", lambda errors: RangesSink(table.frame.index, errors), options
     )
 
 
 def _outcomes(grouped: GroupedFrame, chunks, func, args, kwargs, state) -> tuple[list, dict]:
     """Every group's result (in group order) and failure description by group number, from the
     job's chunks and, for empty groups, calls in this process."""
-    from ._worker import _describe
+    from .._worker import _describe
 
     results: list = [None] * grouped.ngroups
     failures: dict[int, tuple] = {}
@@ -123,8 +92,8 @@ def _outcomes(grouped: GroupedFrame, chunks, func, args, kwargs, state) -> tuple
 
 
 def _raise_first(grouped: GroupedFrame, failures: dict) -> None:
-    from ._exception_types import restore_type
-    from .errors import make_row_error
+    from .._exception_types import restore_type
+    from ..errors import make_row_error
 
     code = min(failures)
     type_name, message, tb, original = failures[code]
@@ -182,7 +151,7 @@ def _run_groups(groupby, func, include_groups: bool, args: tuple, kwargs: dict, 
 
 
 def _first_is_type_error(failures: dict) -> bool:
-    from ._exception_types import restore_type
+    from .._exception_types import restore_type
 
     original = restore_type(failures[min(failures)][3])
     return isinstance(original, type) and issubclass(original, TypeError)
@@ -273,4 +242,4 @@ def groupby_apply(
     if observed is not None:
         grouping["observed"] = observed
     groupby = df.groupby(by, **grouping)
-    return apply_groups(groupby, func, include_groups=include_groups, args=args, kwargs=kwargs, **options)
+    return apply_groups(groupby, func, include_groups=include_groups, args=args, kwargs=kwargs, **options)  # type: ignore[arg-type]  # checked above
