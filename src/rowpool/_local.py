@@ -93,6 +93,7 @@ class LocalRun:
             raise error from exc
         rows = self.source.rows
         size = self.fixed_rows or 1
+        first = None  # (rows, seconds) once the first piece ran
         while self.next_row < rows:
             begin, end = self.next_row, min(rows, self.next_row + size)
             piece = self.piece(begin, end)
@@ -104,7 +105,12 @@ class LocalRun:
             if outcome.errors and self.spec.errors == "raise":
                 self.failed = True
                 return
-            per_row = self.seconds / end
+            if first is None:
+                first = (end, self.seconds)
+            # The rows left cost what the rows after the first piece cost: the first piece also
+            # paid for warming up (imports, caches) and is spent anyway.
+            warm_rows, warm_seconds = end - first[0], self.seconds - first[1]
+            per_row = warm_seconds / warm_rows if warm_rows and warm_seconds > 0 else self.seconds / end
             if self.seconds >= PROBE_SECONDS and self.seconds + per_row * (rows - end) > self.budget:
                 return
             if not self.fixed_rows:
@@ -123,19 +129,16 @@ class LocalRun:
         worker's. An exception that is no Exception (KeyboardInterrupt, SystemExit) is not a row's
         failure: it propagates."""
         spec = self.spec
-
-        def fill(results) -> None:
-            if spec.mode != "batches":
-                run_rows(context, piece, None, results)
-                return
+        if spec.mode == "batches":
+            # The batch's value stays here as it is: a worker pickles it only to send it.
             try:
                 value = spec.func(piece, *context.call_args, **spec.kwargs)
             except Exception as exc:  # noqa: BLE001 - recorded like a worker's failure
-                results.fail(0, exc)
-                return
-            results.put(0, value)
-
-        return run_here(1 if spec.mode == "batches" else rows, fill, _encode, _describe_here)
+                return ChunkResults.failed(1, _describe(exc))
+            return ChunkResults.holding(value)
+        return run_here(
+            rows, lambda results: run_rows(context, piece, None, results), _encode, _describe_here
+        )
 
 
 def _describe_here(exc: BaseException) -> bytes:

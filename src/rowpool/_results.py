@@ -80,6 +80,11 @@ class ChunkResults:
         tags = np.full(rows, RowTag.FAILED, dtype=np.uint8)
         return cls(tags, np.zeros(rows, dtype=np.int64), {}, dict.fromkeys(range(rows), description))
 
+    @classmethod
+    def holding(cls, value) -> ChunkResults:
+        """One batch's result ``value``, held as the object it is."""
+        return cls(np.array([RowTag.OBJECT], dtype=np.uint8), np.zeros(1, dtype=np.int64), {0: value})
+
     def finished(self) -> int:
         """How many leading rows finished (with a result or a failure)."""
         pending = np.flatnonzero(self.tags == RowTag.PENDING)
