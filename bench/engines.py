@@ -38,6 +38,7 @@ class Engine:
     packages: tuple[str, ...] = ()
     warm_session: Session | None = None  # for the "start" scenario, if not ``session``
     warm: bool = False  # the session starts its workers before the timer (a warm pool)
+    groups: bool = False  # runs group jobs (``Job.group_by``): groupby-apply
 
     def latency_session(self) -> Session:
         """The session used to time warm one-row calls."""
@@ -57,8 +58,11 @@ def _concat(parts: list) -> pd.Series:
 # ----------------------------------------------------------------------------- serial
 @contextlib.contextmanager
 def serial_session(job: Job, workers: int) -> Iterator[Call]:
-    """The reference: plain ``df.apply(f, axis=1)`` in one process."""
-    yield lambda df: df.apply(job.row_fn, axis=1)
+    """The reference: plain ``df.apply(f, axis=1)`` (or ``df.groupby(by).apply(f)``) in one process."""
+    if job.group_by:
+        yield lambda df: df.groupby(job.group_by).apply(job.row_fn, include_groups=False)
+    else:
+        yield lambda df: df.apply(job.row_fn, axis=1)
 
 
 # ----------------------------------------------------------------------------- stdlib pools
@@ -177,6 +181,10 @@ def rowpool_session(job: Job, workers: int) -> Iterator[Call]:
 
     if job.max_memory is not None:
         yield rowpool_file_call(job, workers)
+    elif job.group_by:
+        yield lambda df: rowpool.groupby_apply(
+            df, job.group_by, job.row_fn, workers=workers, include_groups=False
+        )
     elif job.batches:
         fn = _chunk_fn(job)
         yield lambda df: rowpool.map_batches(df, fn, workers=workers, chunk_rows=job.chunk_rows)
@@ -200,6 +208,10 @@ def rowpool_pool_session(job: Job, workers: int) -> Iterator[Call]:
         pool.map_batches(pd.DataFrame({"x": range(4 * workers)}), _warm_up, chunk_rows=1)
         if job.max_memory is not None:
             yield rowpool_file_call(job, workers, pool)
+        elif job.group_by:
+            yield lambda df: rowpool.groupby_apply(
+                df, job.group_by, job.row_fn, pool=pool, include_groups=False
+            )
         elif job.batches:
             fn = _chunk_fn(job)
             yield lambda df: pool.map_batches(df, fn, chunk_rows=job.chunk_rows)
@@ -216,6 +228,7 @@ ENGINES: dict[str, Engine] = {
             "df.apply(f, axis=1), one process",
             smoke=True,
             parallel=False,
+            groups=True,
         ),
         Engine(
             "rowpool",
@@ -224,6 +237,7 @@ ENGINES: dict[str, Engine] = {
             smoke=True,
             packages=("rowpool",),
             warm_session=rowpool_pool_session,
+            groups=True,
         ),
         Engine(
             "rowpool-pool",
@@ -232,6 +246,7 @@ ENGINES: dict[str, Engine] = {
             smoke=True,
             packages=("rowpool",),
             warm=True,
+            groups=True,
         ),
         Engine("mp-fork", _mp_session("fork"), "multiprocessing.Pool (fork), chunks + imap", smoke=True),
         Engine(

@@ -209,6 +209,7 @@ BARS = (
     # Issue 6 tightened DESIGN's 0.95 and 0.90.
     Bar("heavy", "heavy", "parallel efficiency >= 0.97", _efficiency_bar("heavy", 0.97)),
     Bar("skew", "skew", "parallel efficiency >= 0.95", _efficiency_bar("skew", 0.95)),
+    Bar("skewgroups", "skewgroups", "parallel efficiency >= 0.9", _efficiency_bar("skewgroups", 0.9)),
     Bar("out of core", "outofcore", "peak PSS <= budget + 500 MB, output identical", _outofcore_bar),
     Bar("start", "start", "warm Pool, 1-row job < 50 ms", _start_bar),
     # Issue 17.1: rows that need their genuine Series must not cost a chunk's set-up each.

@@ -213,6 +213,8 @@ def run_scenario(scenario: Scenario, engines: list[Engine], args, pythons: dict)
     the reference). Interleaving makes the machine's drift over minutes hit every engine alike, so
     the ratios between engines stay fair on a shared, noisy machine."""
     expected = None
+    if scenario.job.group_by:  # groupby-apply: only the engines that have one
+        engines = [engine for engine in engines if engine.groups]
     records: dict[str, list] = {engine.name: [] for engine in engines}
     for _ in range(args.repeat):
         for engine in engines:

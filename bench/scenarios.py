@@ -55,6 +55,11 @@ def spin_row(row):
     return spin(int(row["n"])) + row["v"]
 
 
+def spin_group(group):
+    """Skewgroups: ``group["n"].sum()`` loop iterations (the group's rows' costs) plus a value."""
+    return spin(int(group["n"].sum())) + group["v"].sum()
+
+
 def wide_row(row):
     """Wide: ``iloc`` is no field access, so the row must be pandas' genuine row Series."""
     return row.iloc[0]
@@ -97,9 +102,12 @@ class Job:
     ``chunk_rows``-row chunks instead of ``apply``. ``drop_inplace`` selects the seed's generator.
     ``max_memory``: the input is a Parquet file, which rowpool streams within this budget into an
     output file; the other engines read it with ``pandas.read_parquet`` first (see child.py).
+    ``group_by``: the job is ``df.groupby(group_by).apply(row_fn, include_groups=False)``, which only
+    the engines with ``groups=True`` run.
     """
 
     row_fn: Callable
+    group_by: str | None = None  # set: ``df.groupby(group_by).apply(row_fn)`` instead (a group function)
     chunk_rows: int | None = None
     drop_inplace: bool = False
     batches: bool = False
@@ -208,6 +216,19 @@ def skew_costs(n_rows: int, slow_fraction: float = 0.02) -> np.ndarray:
     return costs
 
 
+def skewgroups_frame(n_rows: int, big_fraction: float = 0.3) -> pd.DataFrame:
+    """Rows of ~1 ms each in groups ``g``: one group of ``big_fraction`` of the rows, the rest in
+    groups of 1 to 23 rows (12 on average); rows of all groups interleaved at random."""
+    rng = np.random.default_rng(0)
+    big = round(n_rows * big_fraction)
+    sizes = [big]
+    while sum(sizes) < n_rows:
+        sizes.append(min(int(rng.integers(1, 24)), n_rows - sum(sizes)))
+    frame = cost_frame(np.full(n_rows, 1.0))
+    frame["g"] = rng.permutation(np.repeat(np.arange(len(sizes)), sizes))
+    return frame
+
+
 # ----------------------------------------------------------------------------- scenarios
 @dataclass(frozen=True)
 class Scenario:
@@ -283,6 +304,17 @@ SCENARIOS: dict[str, Scenario] = {
             job=Job(spin_row),
             rows=4_000,
             smoke_rows=100,
+            timeout_s=300,
+            sample_interval_s=0.25,
+        ),
+        Scenario(
+            name="skewgroups",
+            summary="groupby-apply: one group of 30% of the rows, the rest in groups of 1-23 rows; "
+            "a group costs ~1 ms per row",
+            make=skewgroups_frame,
+            job=Job(spin_group, group_by="g"),
+            rows=12_000,
+            smoke_rows=300,
             timeout_s=300,
             sample_interval_s=0.25,
         ),

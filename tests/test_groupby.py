@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import rowpool
-from rowpool._pandas.groupby import groupby_apply
+from rowpool import groupby_apply
 from rowpool._pandas.groups import GroupedFrame
 
 PANDAS_MAJOR = int(pd.__version__.split(".")[0])
@@ -164,3 +164,9 @@ def test_bad_arguments():
     if PANDAS_MAJOR >= 3:
         with pytest.raises(ValueError, match="include_groups"):
             groupby_apply(FRAME, "k", len, include_groups=True)
+
+
+def test_accessor(pool):
+    func = FUNCS["named"]
+    got = FRAME.rowpool.groupby("k", dropna=False).apply(func, include_groups=False, pool=pool)
+    _assert_same(got, FRAME.groupby("k", dropna=False).apply(func, include_groups=False))

@@ -5,7 +5,8 @@
     >>> with rowpool.Pool(workers=8) as pool:
     ...     result = pool.apply(df, f)
 
-See ``rowpool.apply``, ``rowpool.map_batches``, ``rowpool.Pool`` and ``df.rowpool.apply``.
+See ``rowpool.apply``, ``rowpool.map_batches``, ``rowpool.map``, ``rowpool.groupby_apply``,
+``rowpool.Pool``, ``rowpool.engine`` and the accessors ``df.rowpool`` / ``series.rowpool``.
 """
 
 from __future__ import annotations
@@ -25,16 +26,26 @@ from .errors import (
 from .pool import Pool
 
 if _launch.in_worker():
-    # Inside a worker process (see _launch): no pandas at start-up; the API loads on demand.
-    def __getattr__(name: str) -> object:
-        if name in ("apply", "map_batches"):
-            from . import api
+    # Inside a worker process (see _launch): no pandas at start-up; the API loads on demand (a
+    # function's module imported there may say ``from rowpool import groupby_apply``).
+    _ON_DEMAND = {
+        "apply": "api",
+        "map_batches": "api",
+        "map": "_pandas.map",
+        "engine": "_pandas.engine",
+        "groupby_apply": "_pandas.groupby",
+    }
 
-            return getattr(api, name)
+    def __getattr__(name: str) -> object:
+        if name in _ON_DEMAND:
+            import importlib
+
+            return getattr(importlib.import_module(f"{__name__}.{_ON_DEMAND[name]}"), name)
         raise AttributeError(f"module 'rowpool' has no attribute {name!r}")
 else:
     from ._pandas import accessor as _accessor  # registers df.rowpool and series.rowpool
     from ._pandas.engine import engine
+    from ._pandas.groupby import groupby_apply
     from ._pandas.map import map
     from .api import apply, map_batches
 
@@ -55,6 +66,7 @@ __all__ = [
     "WorkerLost",
     "apply",
     "engine",
+    "groupby_apply",
     "map",
     "map_batches",
 ]

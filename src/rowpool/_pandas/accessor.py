@@ -1,5 +1,5 @@
-"""The pandas accessors: ``df.rowpool.apply(func, ...)``, ``df.rowpool.map_batches(func, ...)`` and
-``series.rowpool.map(func, ...)``."""
+"""The pandas accessors: ``df.rowpool.apply(func, ...)``, ``df.rowpool.map_batches(func, ...)``,
+``df.rowpool.groupby(by, ...).apply(func, ...)`` and ``series.rowpool.map(func, ...)``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,27 @@ class RowpoolAccessor:
         from ..api import map_batches
 
         return map_batches(self._frame, func, **options)
+
+    def groupby(self, by: Any = None, **grouping: Any) -> RowpoolGroupBy:
+        """``df.rowpool.groupby(by, level=, group_keys=, dropna=, sort=, observed=)``: its
+        ``.apply(func, **options)`` is :func:`rowpool.groupby_apply`."""
+        return RowpoolGroupBy(self._frame, by, grouping)
+
+
+class RowpoolGroupBy:
+    """The groups of ``df.rowpool.groupby(by, ...)``; ``apply`` runs a function once per group on
+    rowpool (see :func:`rowpool.groupby_apply`)."""
+
+    def __init__(self, frame: pd.DataFrame, by: Any, grouping: dict[str, Any]) -> None:
+        self._frame, self._by, self._grouping = frame, by, grouping
+
+    def apply(self, func: Callable[..., Any], **options: Any) -> Any:
+        """Parallel ``df.groupby(by, ...).apply(func)``: ``options`` are
+        :func:`rowpool.groupby_apply`'s (``include_groups``, ``args``, ``kwargs``, ``workers``,
+        ``errors``, ...)."""
+        from .groupby import groupby_apply
+
+        return groupby_apply(self._frame, self._by, func, **self._grouping, **options)
 
 
 @pd.api.extensions.register_series_accessor("rowpool")

@@ -22,7 +22,6 @@ from .groups import GroupedFrame, GroupShape, GroupTable
 from .sink import RangesSink
 
 PANDAS_MAJOR = int(pd.__version__.split(".")[0])
-GROUPBY_OPTIONS = ("level", "sort", "group_keys", "observed", "dropna")
 
 
 class GroupCalls:
@@ -31,10 +30,10 @@ class GroupCalls:
     describes a row's) and the next group runs: the parent decides which failure pandas would
     have raised."""
 
-    def __init__(self, func: Callable, shape: GroupShape, args: tuple, kwargs: dict):
+    def __init__(self, func: Callable[..., Any], shape: GroupShape, args: tuple, kwargs: dict) -> None:
         self.func, self.shape, self.args, self.kwargs = func, shape, args, kwargs
 
-    def __call__(self, chunk: pd.DataFrame, *state) -> list:
+    def __call__(self, chunk: pd.DataFrame, *state: Any) -> list:
         from .._worker import _describe
 
         done: list[tuple] = []
@@ -47,7 +46,7 @@ class GroupCalls:
         return done
 
 
-def _check(func, args, kwargs) -> None:
+def _check(func: Any, args: Any, kwargs: Any) -> None:
     if not callable(func):
         raise TypeError(f"func must be callable, not {type(func).__name__}")
     if not isinstance(args, tuple):
@@ -66,7 +65,9 @@ def _run(table: GroupTable, calls: GroupCalls, **options: Any) -> list:
     )
 
 
-def _outcomes(grouped: GroupedFrame, chunks, func, args, kwargs, state) -> tuple[list, dict]:
+def _outcomes(
+    grouped: GroupedFrame, chunks: list, func: Callable[..., Any], args: tuple, kwargs: dict, state: tuple
+) -> tuple[list, dict]:
     """Every group's result (in group order) and failure description by group number, from the
     job's chunks and, for empty groups, calls in this process."""
     from .._worker import _describe
@@ -120,12 +121,12 @@ def _failure_frame(grouped: GroupedFrame, failures: dict) -> pd.DataFrame:
     )
 
 
-def _replay(groupby, results: list, include_groups: bool):
+def _replay(groupby: Any, results: list, include_groups: bool) -> Any:
     """pandas' own ``groupby.apply``, handed ``results`` in the order it calls ``func``; at
     ``_RETRY_WITHOUT_GROUPS`` a TypeError (pandas 2 then retries without the grouping columns)."""
     values = iter(results)
 
-    def replay(*_ignored, **_also_ignored):
+    def replay(*_ignored: Any, **_also_ignored: Any) -> Any:
         value = next(values)
         if value is _RETRY_WITHOUT_GROUPS:
             raise TypeError("func raised a TypeError on a group (in rowpool's worker)")
@@ -138,7 +139,9 @@ def _replay(groupby, results: list, include_groups: bool):
 _RETRY_WITHOUT_GROUPS = object()
 
 
-def _run_groups(groupby, func, include_groups: bool, args: tuple, kwargs: dict, options: dict):
+def _run_groups(
+    groupby: Any, func: Callable[..., Any], include_groups: bool, args: tuple, kwargs: dict, options: dict
+) -> tuple[GroupedFrame, list, dict]:
     """Every group's call: the GroupedFrame, results and failures by group number."""
     grouped = GroupedFrame(groupby, include_groups)
     table = GroupTable(grouped)
@@ -157,7 +160,7 @@ def _first_is_type_error(failures: dict) -> bool:
     return isinstance(original, type) and issubclass(original, TypeError)
 
 
-def _pandas2_builtin(func) -> bool:
+def _pandas2_builtin(func: Any) -> bool:
     """pandas 2 swaps the builtins sum/max/min for its own reductions (with a FutureWarning)."""
     from pandas.core import common
 
@@ -166,12 +169,18 @@ def _pandas2_builtin(func) -> bool:
 
 
 def apply_groups(
-    groupby, func: Callable, *, include_groups: bool | None = None, args=(), kwargs=None, **options
-):
+    groupby: Any,
+    func: Callable[..., Any],
+    *,
+    include_groups: bool | None = None,
+    args: tuple | list = (),
+    kwargs: dict | None = None,
+    **options: Any,
+) -> Any:
     """``groupby.apply(func, *args, include_groups=..., **kwargs)`` of a pandas ``DataFrameGroupBy``
     or ``SeriesGroupBy``, with ``func``'s calls on rowpool (see :func:`groupby_apply`)."""
+    _check(func, tuple(args) if isinstance(args, list) else args, kwargs)
     args, kwargs = tuple(args), dict(kwargs or {})
-    _check(func, args, kwargs)
     is_frame = isinstance(groupby, DataFrameGroupBy)
     if include_groups is None:
         include_groups = PANDAS_MAJOR < 3
@@ -198,20 +207,20 @@ def apply_groups(
 
 
 def groupby_apply(
-    df,
-    by=None,
-    func: Callable | None = None,
+    df: pd.DataFrame | pd.Series,
+    by: Any = None,
+    func: Callable[..., Any] | None = None,
     *,
-    level=None,
+    level: Any = None,
     group_keys: bool = True,
     dropna: bool = True,
     sort: bool = True,
     observed: Any = None,
     include_groups: bool | None = None,
-    args=(),
-    kwargs=None,
-    **options,
-):
+    args: tuple | list = (),
+    kwargs: dict | None = None,
+    **options: Any,
+) -> Any:
     """Parallel ``df.groupby(by, ...).apply(func, *args, **kwargs)``: the same result (pandas'
     shape and index for scalar, Series and DataFrame results, ``group_keys``, ``dropna``,
     ``sort``, ``observed``, ``level``), ``func`` called once per group in workers.
@@ -237,9 +246,10 @@ def groupby_apply(
         raise TypeError(f"df must be a pandas DataFrame or Series, not {type(df).__name__}")
     if by is None and level is None:
         raise TypeError("groupby_apply() needs by= or level=")
-    _check(func, tuple(args) if isinstance(args, (tuple, list)) else args, kwargs)
-    grouping = {"level": level, "sort": sort, "group_keys": group_keys, "dropna": dropna}
+    _check(func, tuple(args) if isinstance(args, list) else args, kwargs)
+    grouping: dict[str, Any] = {"level": level, "sort": sort, "group_keys": group_keys, "dropna": dropna}
     if observed is not None:
         grouping["observed"] = observed
     groupby = df.groupby(by, **grouping)
-    return apply_groups(groupby, func, include_groups=include_groups, args=args, kwargs=kwargs, **options)  # type: ignore[arg-type]  # checked above
+    assert func is not None  # checked above
+    return apply_groups(groupby, func, include_groups=include_groups, args=args, kwargs=kwargs, **options)
