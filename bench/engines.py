@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench.scenarios import Job, apply_rows
+from bench.scenarios import Job, apply_rows, mixed_frame
 
 Call = Callable[[pd.DataFrame], object]
 Session = Callable[[Job, int], AbstractContextManager[Call]]
@@ -39,6 +39,7 @@ class Engine:
     warm_session: Session | None = None  # for the "start" scenario, if not ``session``
     warm: bool = False  # the session starts its workers before the timer (a warm pool)
     groups: bool = False  # runs group jobs (``Job.group_by``): groupby-apply
+    scenarios: tuple[str, ...] | None = None  # runs only on these scenarios (None: on every one)
 
     def latency_session(self) -> Session:
         """The session used to time warm one-row calls."""
@@ -112,6 +113,67 @@ def dask_session(job: Job, workers: int) -> Iterator[Call]:
         return out.compute(scheduler="processes", num_workers=workers)
 
     yield call
+
+
+# ----------------------------------------------------------------------------- on a Dask cluster
+CLUSTER_PARTITIONS_PER_WORKER = 4
+
+
+@contextlib.contextmanager
+def _local_cluster(workers: int):
+    """A Dask LocalCluster of ``workers`` worker processes x 1 thread, on loopback, and its client."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            silence_logs=40,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _cluster_frame(df: pd.DataFrame, workers: int):
+    import dask.dataframe as dd
+
+    return dd.from_pandas(df, npartitions=CLUSTER_PARTITIONS_PER_WORKER * workers, sort=False)
+
+
+def _cluster_session(compute_of: Callable, warm: bool) -> Session:
+    """A session computing ``compute_of(job)(ddf)`` on a LocalCluster; ``warm``: a tiny job first
+    on the cluster scenario's kind of frame (every worker imports pandas and the scenario module,
+    rowpool's Pools start)."""
+
+    @contextlib.contextmanager
+    def session(job: Job, workers: int) -> Iterator[Call]:
+        lazy = compute_of(job)
+        with _local_cluster(workers) as client:
+            if warm:
+                tiny = pd.DataFrame({"v": range(4 * workers)})
+                client.compute(_cluster_frame(tiny, workers).map_partitions(len)).result()
+                client.compute(lazy(_cluster_frame(mixed_frame(64), workers))).result()
+            yield lambda df: client.compute(lazy(_cluster_frame(df, workers))).result()
+
+    return session
+
+
+def _dask_map_partitions(job: Job) -> Callable:
+    """dask's own way: ``ddf.map_partitions(lambda p: p.apply(f, axis=1))``."""
+    fn = _chunk_fn(job)
+    return lambda ddf: ddf.map_partitions(fn, meta=(None, job.result_dtype))
+
+
+def _rowpool_on_dask(job: Job) -> Callable:
+    """``rowpool.apply(ddf, f, meta=...)``: each partition on its Dask worker's warm rowpool Pool
+    (one process per worker thread)."""
+    import rowpool
+
+    return lambda ddf: rowpool.apply(ddf, job.row_fn, meta=(None, job.result_dtype))
 
 
 @contextlib.contextmanager
@@ -267,6 +329,38 @@ ENGINES: dict[str, Engine] = {
             dask_session,
             "dask.dataframe apply(axis=1), processes scheduler",
             packages=("dask",),
+        ),
+        Engine(
+            "rowpool-cluster",
+            _cluster_session(_rowpool_on_dask, warm=False),
+            "rowpool.apply(dask DataFrame) on a LocalCluster (workers x 1 thread), cluster start timed",
+            smoke=True,
+            packages=("rowpool", "distributed"),
+            scenarios=("cluster",),
+        ),
+        Engine(
+            "dask-cluster",
+            _cluster_session(_dask_map_partitions, warm=False),
+            "dask map_partitions(lambda p: p.apply(f, axis=1)) on a LocalCluster, cluster start timed",
+            smoke=True,
+            packages=("dask", "distributed"),
+            scenarios=("cluster",),
+        ),
+        Engine(
+            "rowpool-cluster-warm",
+            _cluster_session(_rowpool_on_dask, warm=True),
+            "rowpool-cluster with the cluster up and its Pools warm before the timer",
+            packages=("rowpool", "distributed"),
+            scenarios=("cluster",),
+            warm=True,
+        ),
+        Engine(
+            "dask-cluster-warm",
+            _cluster_session(_dask_map_partitions, warm=True),
+            "dask-cluster with the cluster up and warm before the timer",
+            packages=("dask", "distributed"),
+            scenarios=("cluster",),
+            warm=True,
         ),
         Engine(
             "swifter",

@@ -215,6 +215,12 @@ def run_scenario(scenario: Scenario, engines: list[Engine], args, pythons: dict)
     expected = None
     if scenario.job.group_by:  # groupby-apply: only the engines that have one
         engines = [engine for engine in engines if engine.groups]
+    engines = [
+        e
+        for e in engines
+        if (e.scenarios is None or scenario.name in e.scenarios)
+        and (scenario.engines is None or e.name == "serial" or e.name in scenario.engines)
+    ]
     records: dict[str, list] = {engine.name: [] for engine in engines}
     for _ in range(args.repeat):
         for engine in engines:
@@ -405,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{s.name}/{e.name}={runs[s.name][e.name]['status']}"
         for s in scenarios
         for e in engines
-        if runs[s.name][e.name]["status"] != "OK"
+        if e.name in runs[s.name] and runs[s.name][e.name]["status"] != "OK"
     ]
     if failed:
         print("not OK: " + ", ".join(failed))

@@ -246,6 +246,7 @@ class Scenario:
     # each sample costs ~1 ms of kernel time per process, taken from the cores being measured.
     sample_interval_s: float = 0.05
     enabled: bool = True
+    engines: tuple[str, ...] | None = None  # only these engines (and serial); None: every engine
 
     def n_rows(self, smoke: bool) -> int:
         """Row count for the chosen size."""
@@ -337,6 +338,17 @@ SCENARIOS: dict[str, Scenario] = {
             smoke_rows=1,
             timeout_s=300,
             latency=True,
+        ),
+        Scenario(
+            name="cluster",
+            summary="the overhead workload on a Dask LocalCluster (workers x 1 thread, 4 partitions "
+            "per worker): rowpool.apply(ddf, f) against dask's map_partitions(p.apply(f, axis=1))",
+            make=mixed_frame,
+            job=Job(overhead_row),
+            rows=400_000,
+            smoke_rows=2_000,
+            timeout_s=600,
+            engines=("rowpool-cluster", "dask-cluster", "rowpool-cluster-warm", "dask-cluster-warm"),
         ),
         Scenario(
             name="outofcore",

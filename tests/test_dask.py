@@ -130,7 +130,7 @@ def worker_pids(client) -> list[int]:
 
 
 # ----------------------------------------------------------------------------- packaging
-def test_import_rowpool_does_not_import_dask_and_without_it_the_error_says_what_to_install():
+def test_import_rowpool_does_not_import_dask_and_without_distributed_the_error_says_what_to_install():
     code = (
         "import sys, rowpool\n"
         "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))\n"
@@ -140,11 +140,15 @@ def test_import_rowpool_does_not_import_dask_and_without_it_the_error_says_what_
         "    rowpool.apply(pd.DataFrame({'a': [1]}), abs, cluster='tcp://127.0.0.1:1')\n"
         "except ImportError as e:\n"
         "    print(type(e).__name__, e)\n"
+        "import dask.dataframe as dd  # dask without distributed: its local schedulers work\n"
+        "ddf = dd.from_pandas(pd.DataFrame({'a': [-1, 2, -3]}), npartitions=2)\n"
+        "print(rowpool.apply(ddf, lambda r: abs(r['a'])).compute(scheduler='sync').tolist())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    imported, error = out.stdout.splitlines()
+    imported, error, local = out.stdout.splitlines()
     assert imported == "[]", out.stderr
     assert error.startswith("DaskMissing") and 'pip install "rowpool[dask]"' in error
+    assert local == "[1, 2, 3]"
 
 
 # ----------------------------------------------------------------------------- dask DataFrame in

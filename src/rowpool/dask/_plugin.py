@@ -20,7 +20,10 @@ from __future__ import annotations
 import atexit
 import threading
 
-from distributed import WorkerPlugin, get_worker
+try:
+    from distributed import WorkerPlugin, get_worker
+except ImportError:  # dask without distributed: only dask's local schedulers run partitions
+    WorkerPlugin, get_worker = object, None
 
 from .._checks import MIN_WORKER_MEMORY
 from ..pool import Pool
@@ -72,6 +75,8 @@ class RowpoolPlugin(WorkerPlugin):
 
 
 def _dask_worker():
+    if get_worker is None:
+        return None
     try:
         return get_worker()
     except ValueError:  # not inside a Dask worker task
