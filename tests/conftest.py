@@ -168,6 +168,7 @@ def _rows_in_workers(request, monkeypatch):
     from rowpool import _local
 
     monkeypatch.setattr(_local, "_starts", [])  # no test's budget depends on an earlier test
+    monkeypatch.setattr(_local, "contention", lambda: 1.0)  # nor on the machine's load
     if request.node.get_closest_marker("tiny_jobs_in_process") is None:
         monkeypatch.setattr(_local, "start_seconds", lambda: 0.0)
 

@@ -255,3 +255,11 @@ def test_worker_starts_are_measured_and_set_the_budget():
     for seconds in (5.0, 0.1, 0.3, 0.2, 9.0, 0.4):
         _local.record_start(seconds)
     assert _local.start_seconds() == 0.3  # the median of the last five
+
+
+def test_first_guess_of_a_start_grows_with_the_load(monkeypatch):
+    """On a loaded machine the rows measured here are slower, and so would a start be."""
+    monkeypatch.setattr(_local, "contention", lambda: 3.0)
+    assert _local.start_seconds() == pytest.approx(3 * _local.START_SECONDS)
+    _local.record_start(0.5)  # a measured start already includes the load it met
+    assert _local.start_seconds() == 0.5

@@ -17,6 +17,7 @@ keeps every row in a worker.
 from __future__ import annotations
 
 import math
+import os
 import time
 
 from ._pandas.rows import JobContext, run_rows
@@ -43,11 +44,20 @@ def record_start(seconds: float) -> None:
     del _starts[:-MEASURED_STARTS]
 
 
+def contention() -> float:
+    """How much longer than on an idle machine things take now: the 1-minute load average per
+    core, at least 1 (the rows measured here take that much longer, so would a start)."""
+    try:
+        return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+    except OSError:
+        return 1.0
+
+
 def start_seconds() -> float:
     """What starting a temporary pool's workers costs in this process: the median of the recent
-    starts, else the first guess ``START_SECONDS``."""
+    starts, else the first guess ``START_SECONDS`` (for an idle machine) times ``contention()``."""
     if not _starts:
-        return START_SECONDS
+        return START_SECONDS * contention()
     return sorted(_starts)[len(_starts) // 2]
 
 
