@@ -53,6 +53,7 @@ class CsvSource:
             raise FileNotFoundError(2, f"no such CSV file: {path}", path)
         self.path = self.name = path
         self.column_types: dict[str, pa.DataType] = {}
+        self.null_columns: set[str] = set()  # columns with an empty field (see _nulls)
         self.schema, self.rows = self._scan()
         self.result_kind = "pandas"
 
@@ -75,6 +76,9 @@ class CsvSource:
                 rows = 0
                 for batch in reader:
                     self._check_utf8(batch, rows)
+                    self.null_columns.update(
+                        batch.schema.names[j] for j, c in enumerate(batch.columns) if c.null_count
+                    )
                     rows += batch.num_rows
             except pa.ArrowInvalid as error:
                 if reader is not None and self._widen(str(error), reader.schema):

@@ -1,15 +1,20 @@
 """A job over a source that need not fit in memory: windows in, results out, in bounded memory.
 
-    source ──read-ahead thread──► window (pandas) ──Pool: rowpool.apply / map_batches──► result
-                                                                                       │
-    output file ◄── assemble at the end ◄── part files + journal (FileSink) ◄──────────┤
-    Arrow / polars / pandas result ◄── MemorySink ◄────────────────────────────────────┘
+    source ──read-ahead thread──► windows ──WindowSource──► one rowpool Job on a warm Pool
+                                                                     │ ranges in row order
+    output file ◄── assemble at the end ◄── part files + journal (FileSink) ◄── WindowSink ◄┤
+    Arrow / polars / pandas result ◄── MemorySink ◄─────────────────────────────────────────┘
 
-The engine runs one window at a time on the job's warm Pool (the same workers for every window);
+The whole input is one job (``init=`` runs once per worker): ``WindowSource`` hands the dispatcher
+chunks of the windows it holds, reading the next window as chunks reach it, and ``WindowSink`` turns
+the results of each window into that window's pandas result, committed before the next window's.
 ``max_memory`` is split between the shared arena (chunks in flight) and the windows held by the
-parent (the one running, the one read ahead, the one being read). A window's results are committed
-before the next window's: a killed job resumed with ``resume=True`` starts at the first row not
-committed, and rows already committed do not run again.
+parent (those with rows in flight, the one read ahead, the one being read). A job resumed with
+``resume=True`` starts at the first row not committed; rows already committed do not run again.
+
+A source of unknown length (a ``RecordBatchReader``), and ``raw=`` / ``result_type=`` (pandas
+shapes those results), run window by window instead: each window through ``rowpool.apply`` /
+``map_batches`` on the same Pool.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from dataclasses import dataclass
 from ._journal import Journal
 from ._output import OutputTarget, output_rows
 from ._sinks import FileSink, MemorySink, journal_failures_frame
+from ._window_sink import WindowSink
+from ._window_source import WindowSource
 from ._windows import read_ahead
 
 ARENA_SHARE = 4  # the arena gets max_memory / ARENA_SHARE
@@ -87,16 +94,39 @@ def _run_window(call, window, func, errors: str, options: dict):
     return result, failures
 
 
-def run_windows(windows, start, sink, call, func, *, errors, progress_bar, pool_options, options):
-    """Runs every window from row ``start`` on through ``call`` into ``sink``; returns the failures."""
-    failures = []
+def run_windows(windows, start, rows, sink, call, func, *, errors, progress_bar, pool_options, options):
+    """Runs rows ``start`` to ``rows`` (None: to the end) through ``call`` into ``sink``; returns
+    the failures."""
     with _pool(**pool_options) as pool, contextlib.closing(read_ahead(windows(start))) as ready:
-        for window in ready:  # closing: an error here stops the read-ahead thread at once
+        if _one_job(rows, start, options):  # closing: an error here stops the read-ahead thread at once
+            name = getattr(getattr(windows, "source", None), "name", "the input")
+            source = WindowSource(ready, rows - start, start, for_rows=call.__name__ == "apply", name=name)
+            return _run_job(source, sink, call, func, errors, progress_bar, dict(options, pool=pool))
+        failures = []
+        for window in ready:
             result, failed = _run_window(call, window, func, errors, dict(options, pool=pool))
             sink.add(window, result, failed)
             failures += failed
             if progress_bar is not None:
                 progress_bar.update(window.end - window.begin)
+    return failures
+
+
+def _one_job(rows, start: int, options: dict) -> bool:
+    """Whether the rows run as one job (see the module docstring)."""
+    return rows is not None and rows > start and not options.get("raw") and options.get("result_type") is None
+
+
+def _run_job(source: WindowSource, sink, call, func, errors, progress_bar, options):
+    """The rows of ``source`` as one Job (``rowpool.apply``'s or ``map_batches``')."""
+    from .._pandas import calls
+
+    mode = "rows" if call.__name__ == "apply" else "batches"
+    results = WindowSink(source, sink, mode, errors, progress_bar)
+    job_options = {k: v for k, v in options.items() if k not in ("raw", "result_type", "cluster", "meta")}
+    job_options.update(errors=errors, progress=False)
+    calls.run_source(source.first_frame, source, func, mode, lambda _errors: results, job_options)
+    failures = results.failures
     return failures
 
 
@@ -131,7 +161,7 @@ def run_to_file(
             bar.update(resumed)
         try:
             run_windows(
-                windows, resumed, sink, call, func,
+                windows, resumed, rows, sink, call, func,
                 errors=errors, progress_bar=bar, pool_options=pool_options, options=options,
             )  # fmt: skip
         finally:
@@ -157,7 +187,7 @@ def run_in_memory(windows, kind, rows, call, func, *, errors, progress, pool_opt
     bar = make_progress(progress, rows)
     try:
         failures = run_windows(
-            windows, 0, sink, call, func,
+            windows, 0, rows, sink, call, func,
             errors=errors, progress_bar=bar, pool_options=pool_options, options=options,
         )  # fmt: skip
     finally:

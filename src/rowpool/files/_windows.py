@@ -14,9 +14,11 @@ import queue
 import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
+from ._nulls import columns_with_nulls
 from ._writers import row_bytes_guess
 
 READ_AHEAD = 1
@@ -32,7 +34,7 @@ class Window:
 
     begin: int
     end: int
-    frame: object  # pandas.DataFrame
+    frame: Any  # pandas.DataFrame
     keep: pa.Table | None
 
 
@@ -55,6 +57,10 @@ class ArrowWindows:
         self.index_columns, self.range_index = pandas_index(source.schema)
         self.frame_names = func_names + [c for c in self.index_columns if c not in func_names]
         self.window_bytes = window_bytes
+        nulls = columns_with_nulls(source, self.frame_names)  # typed as pandas types the whole input
+        ints = {n for n in nulls if pa.types.is_integer(source.schema.field(n).type)}
+        self.as_float = [n for n in self.frame_names if n in ints]  # as pandas: float64 with NaN
+        self.as_object = [n for n in self.frame_names if n in nulls and n not in ints]  # bools with None
         guess = row_bytes_guess(source.schema)
         # Batches of half a window: windows come out at 1 to 1.5 times window_bytes, and the
         # readers' per-batch costs (high for wide files) are paid a few times per window.
@@ -63,7 +69,13 @@ class ArrowWindows:
     def frame(self, table: pa.Table, begin: int):
         import pandas as pd
 
-        frame = table.select(self.frame_names).to_pandas()
+        table = table.select(self.frame_names)
+        for column in self.as_float:
+            position = table.schema.get_field_index(column)
+            table = table.set_column(position, column, table.column(column).cast(pa.float64()))
+        frame = table.to_pandas()
+        for column in self.as_object:
+            frame[column] = frame[column].astype(object)
         if not self.index_columns:
             start, step = 0, 1
             if self.range_index is not None:

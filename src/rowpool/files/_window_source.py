@@ -1,0 +1,188 @@
+"""A file job's rows as one Source (see ``rowpool._source``): windows read ahead on a thread, each
+cut into chunks by a ``FrameSource``, so one job (one ``init=`` per worker) runs the whole input.
+
+The dispatcher asks for chunks in row order, and again for rows of a chunk whose worker died, so
+the source holds every window from the first row not yet written by the sink (``release`` drops
+the windows before it) to the last row handed out, plus the one the read-ahead thread has ready:
+memory stays within a few windows, as the arena bounds the rows in flight. A chunk across a window
+boundary is the windows' parts joined part by part (``join_parts``): every window has the job's
+layout, the first window's (a later window whose pandas types differ is cast to the first's).
+
+Positions are the job's: row 0 is the input's row ``start`` (rows committed by an earlier run are
+not read again).
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import deque
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..errors import EngineError
+from ._windows import Window
+
+
+class WindowSource:
+    """Rows [start, start + rows) of the input, read window by window from ``ready``."""
+
+    def __init__(self, ready: Iterator[Window], rows: int, start: int, *, for_rows: bool, name: str):
+        from .._pandas.source import FrameSource
+
+        self._frame_source = FrameSource
+        self.ready = ready
+        self.start = start
+        self.rows = rows
+        self.for_rows = for_rows
+        self.name = name
+        self.held: deque = deque()  # (window, its FrameSource), in row order
+        first = self._read()
+        self.first_frame = first.frame
+        self.schema = self.held[0][1].schema
+
+    # -- windows ----------------------------------------------------------------------------------
+    def _read(self) -> Window:
+        window = next(self.ready, None)
+        if window is None:
+            raise EngineError(f"{self.name} ended before row {self._next_begin()} (the input changed?)")
+        source = self._frame_source(window.frame, for_rows=self.for_rows)
+        if hasattr(self, "schema"):
+            source = self._with_job_layout(window, source)
+        self.held.append((window, source))
+        return window
+
+    def _next_begin(self) -> int:
+        return self.held[-1][0].end if self.held else self.start
+
+    def _with_job_layout(self, window: Window, source):
+        """``source``, its frame cast to the first window's dtypes when pandas typed it otherwise
+        (an int column whose window has no missing value, after one that had)."""
+        if self._same_layout(source):
+            return source
+        frame, first = window.frame, self.first_frame
+        changed = [c for c in frame.columns if frame[c].dtype != first[c].dtype]
+        try:
+            window.frame = frame.astype({c: first[c].dtype for c in changed})
+        except (TypeError, ValueError) as error:
+            column = changed[0] if changed else None
+            raise TypeError(
+                f"{self.name}: column {column!r} is {first[column].dtype if column is not None else '?'} "
+                f"before row {window.begin} and {frame[column].dtype if column is not None else '?'} "
+                f"in rows {window.begin} to {window.end - 1}, which one job cannot hold: {error}"
+            ) from error
+        source = self._frame_source(window.frame, for_rows=self.for_rows)
+        if not self._same_layout(source):
+            raise TypeError(
+                f"{self.name}: rows {window.begin} to {window.end - 1} do not have the columns' "
+                f"types of the rows before them"
+            )
+        return source
+
+    def _same_layout(self, source) -> bool:
+        ours, theirs = self.schema, source.schema
+        return (ours.labels, ours.layout, ours.row_dtype) == (theirs.labels, theirs.layout, theirs.row_dtype)
+
+    def pieces(self, begin: int, end: int) -> list:
+        """(window, its FrameSource, first, end) within each window of job rows [begin, end)."""
+        first, last = self.start + begin, self.start + end
+        while self._next_begin() < last:
+            self._read()
+        if first < self.held[0][0].begin:
+            kept = self.held[0][0].begin
+            raise EngineError(f"rowpool released rows {first}..{kept - 1} of {self.name} too early")
+        pieces = []
+        for window, source in self.held:
+            if window.end > first and window.begin < last:
+                lo, hi = max(first, window.begin), min(last, window.end)
+                pieces.append((window, source, lo - window.begin, hi - window.begin))
+        return pieces
+
+    def window_of(self, position: int) -> Window:
+        """The window holding job row ``position``."""
+        return self.pieces(position, position + 1)[0][0]
+
+    def release(self, end: int) -> None:
+        """The sink wrote every input row before ``end`` (absolute): their windows can go."""
+        while len(self.held) > 1 and self.held[0][0].end <= end:
+            self.held.popleft()
+
+    # -- the Source protocol ----------------------------------------------------------------------
+    def estimated_row_bytes(self) -> int:
+        return self.held[0][1].estimated_row_bytes()
+
+    def chunk_parts(self, begin: int, end: int) -> list:
+        pieces = self.pieces(begin, end)
+        parts = [source.chunk_parts(lo, hi) for _w, source, lo, hi in pieces]
+        if len(parts) == 1:
+            return parts[0]
+        return join_parts(self.schema.layout, parts, [hi - lo for *_ws, lo, hi in pieces])
+
+    def local_chunk(self, begin: int, end: int):
+        pieces = self.pieces(begin, end)
+        if len(pieces) == 1:
+            _window, source, lo, hi = pieces[0]
+            return source.local_chunk(lo, hi)
+        import pandas as pd
+
+        frame = pd.concat([w.frame.iloc[lo:hi] for w, _s, lo, hi in pieces])
+        return self._frame_source(frame, for_rows=self.for_rows).local_chunk(0, end - begin)
+
+    def local_frame(self, begin: int, end: int):
+        import pandas as pd
+
+        frames = [source.local_frame(lo, hi) for _w, source, lo, hi in self.pieces(begin, end)]
+        return frames[0] if len(frames) == 1 else pd.concat(frames)
+
+    def label(self, position: int):
+        window = self.window_of(position)
+        return window.frame.index[self.start + position - window.begin]
+
+    def labels(self, begin: int, end: int) -> list:
+        return [label for w, _s, lo, hi in self.pieces(begin, end) for label in w.frame.index[lo:hi]]
+
+
+def join_parts(layout: list, parts: list[list], lengths: list[int]) -> list:
+    """One chunk's parts from the parts of consecutive pieces (``lengths`` rows each) with the same
+    ``layout`` (see ``rowpool._source``)."""
+    joined: list = [pickle.dumps(_join_labels([pickle.loads(p[0]) for p in parts]), protocol=5)]
+    for i, (kind, _dtype, _cols, rows_major) in enumerate(layout, start=1):
+        pieces = [p[i] for p in parts]
+        if kind == "pickle":
+            values = [pickle.loads(v) for v in pieces]
+            if isinstance(values[0], np.ndarray):
+                joined.append(pickle.dumps(np.concatenate(values), protocol=5))
+            else:
+                joined.append(pickle.dumps(type(values[0])._concat_same_type(values), protocol=5))
+        elif kind == "utf8":
+            joined.append(_join_utf8(pieces, lengths))
+        elif kind == "block" and not rows_major:
+            joined.append(np.concatenate(pieces, axis=1))
+        else:
+            joined.append(np.concatenate(pieces))
+    return joined
+
+
+def _join_labels(labels: list):
+    first = labels[0]
+    if isinstance(first, range) and all(isinstance(r, range) and r.step == first.step for r in labels):
+        return range(first.start, labels[-1].stop, first.step)
+    if all(isinstance(x, np.ndarray) for x in labels):
+        return np.concatenate(labels)
+    if hasattr(first, "append"):  # a pandas Index
+        return first.append(list(labels[1:]))
+    return [label for piece in labels for label in piece]
+
+
+def _join_utf8(parts: list, lengths: list[int]) -> np.ndarray:
+    """utf8 parts (int64 offsets, a validity byte per row, the bytes) as one."""
+    offsets, valid, data, shift = [], [], [], 0
+    for part, rows in zip(parts, lengths):
+        part = np.asarray(part, dtype=np.uint8)
+        own = part[: 8 * (rows + 1)].view(np.int64)
+        offsets.append(own[:-1] + shift)
+        valid.append(part[8 * (rows + 1) : 8 * (rows + 1) + rows])
+        data.append(part[8 * (rows + 1) + rows :])
+        shift += int(own[-1])
+    offsets.append(np.array([shift], dtype=np.int64))
+    return np.concatenate([np.concatenate(offsets).view(np.uint8), *valid, *data])

@@ -1,0 +1,122 @@
+"""A file job is one rowpool job over all its windows: init= once per worker, chunks across window
+boundaries, columns typed as pandas types the whole input, each row once in order."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import rowpool
+from rowpool.files._window_source import join_parts
+
+ROWS = 150_000  # several windows of max_memory="64MB" (they start small and double)
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("job") / "mixed.parquet")
+    positions = np.arange(ROWS)
+    table = pa.table(
+        {
+            "id": positions,
+            "x": positions * 0.5,
+            "n": pa.array(positions % 7, mask=positions == ROWS - 3),  # one missing value, near the end
+            "s": pa.array(np.array(["a", "bb", "ccc"])[positions % 3]).cast(pa.large_string()),
+            "flag": pa.array(positions % 2 == 0, mask=positions == ROWS - 5),
+            "tags": pa.array([[int(p % 4)] for p in positions]),
+            "t": pa.array(positions * 10**9, pa.timestamp("ns")),
+        }
+    )
+    pq.write_table(table, path, row_group_size=20_000)
+    return path
+
+
+def describe(row):
+    return f"{row['x']}|{row['n']!r}|{row['s']}|{row['flag']!r}|{list(row['tags'])}|{row['t']}"
+
+
+def token(_state=None):
+    return uuid.uuid4().hex
+
+
+def with_token(row, state):
+    return state
+
+
+def test_init_runs_once_per_worker_for_the_whole_file(mixed):
+    result = rowpool.apply(mixed, with_token, init=token, workers=2, max_memory="64MB", in_process=False)
+    assert len(result) == ROWS
+    assert 1 <= result.nunique() <= 2  # one state per worker, not one per window
+
+
+def test_rows_across_windows_equal_pandas_on_the_whole_file(mixed):
+    expected = pd.read_parquet(mixed).apply(describe, axis=1)
+    result = rowpool.apply(mixed, describe, workers=2, max_memory="64MB", chunk_rows=997)
+    pd.testing.assert_series_equal(result, expected)
+
+
+def test_batches_across_windows_keep_every_row_once_in_order(mixed, tmp_path):
+    output = tmp_path / "out.parquet"
+    summary = rowpool.map_batches(
+        mixed,
+        lambda chunk: chunk["x"] * 2,
+        output=str(output),
+        keep=["id"],
+        chunk_rows=997,
+        max_memory="64MB",
+    )
+    assert summary.rows == ROWS
+    written = pq.read_table(output)
+    assert written.column("id").to_pylist() == list(range(ROWS))
+    np.testing.assert_array_equal(written.column("x").to_numpy(), np.arange(ROWS) * 1.0)
+
+
+def test_a_failing_row_commits_only_the_windows_before_it(mixed, tmp_path):
+    def fails_late(row):
+        if row["id"] == ROWS - 10:
+            raise KeyError("late")
+        return row["x"]
+
+    output = tmp_path / "out.parquet"
+    with pytest.raises(KeyError, match="late"):
+        rowpool.apply(mixed, fails_late, output=str(output), max_memory="64MB", chunk_rows=997)
+    assert not output.exists()
+    summary = rowpool.apply(mixed, lambda row: row["x"], output=str(output), max_memory="64MB", resume=True)
+    assert 0 < summary.resumed_rows < ROWS - 10
+    assert pq.read_table(output).column("result").to_pylist() == (np.arange(ROWS) * 0.5).tolist()
+
+
+STRINGS = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def test_join_parts_joins_every_kind_of_part():
+    frame = pd.DataFrame(
+        {
+            "f": np.arange(6, dtype=np.float64),
+            "g": np.arange(6, dtype=np.float64),
+            "o": pd.array([1, None, 3, 4, None, 6], dtype="Int64"),
+            "s": pd.array(["a", None, "ccc", "", "ee", "f"], dtype=STRINGS),
+        },
+        index=pd.RangeIndex(10, 16),
+    )
+    from rowpool._pandas.source import FrameSource
+
+    source = FrameSource(frame, for_rows=True)
+    pieces = [FrameSource(frame.iloc[:2], for_rows=True), FrameSource(frame.iloc[2:], for_rows=True)]
+    assert [p.layout for p in pieces] == [source.layout] * 2
+    joined = join_parts(source.layout, [pieces[0].chunk_parts(0, 2), pieces[1].chunk_parts(0, 4)], [2, 4])
+    whole = source.chunk_parts(0, 6)
+    assert len(joined) == len(whole)
+    for mine, theirs in zip(joined, whole):
+        if isinstance(theirs, bytes):
+            import pickle
+
+            left, right = pickle.loads(mine), pickle.loads(theirs)
+            assert list(left) == list(right) or pd.Series(left).equals(pd.Series(right))
+        else:
+            np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
