@@ -103,24 +103,26 @@ class LocalRun:
             raise error from exc
         rows = self.source.rows
         size = self.fixed_rows or 1
-        first = None  # (rows, seconds) once the first piece ran
+        best_rate = math.inf  # seconds per row of the fastest piece after the first
         while self.next_row < rows:
             begin, end = self.next_row, min(rows, self.next_row + size)
             piece = self.piece(begin, end)
             started = time.perf_counter()  # the cost of rows, without the piece's own overhead
             outcome = self.run_piece(context, piece, end - begin)
-            self.seconds += time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            self.seconds += elapsed
             self.collector.add(begin, end, outcome)
             self.next_row = end
             if outcome.errors and self.spec.errors == "raise":
                 self.failed = True
                 return
-            if first is None:
-                first = (end, self.seconds)
-            # The rows left cost what the rows after the first piece cost: the first piece also
-            # paid for warming up (imports, caches) and is spent anyway.
-            warm_rows, warm_seconds = end - first[0], self.seconds - first[1]
-            per_row = warm_seconds / warm_rows if warm_rows and warm_seconds > 0 else self.seconds / end
+            # The rows left cost what the fastest piece after the first cost per row: the first
+            # also paid for warming up (imports, caches), and a piece the machine stalled (a busy
+            # core) says nothing about the rest. Once the rows run here pass the budget they go
+            # to workers whatever the projection: at worst this costs one budget.
+            if begin > 0 and elapsed > 0:
+                best_rate = min(best_rate, elapsed / (end - begin))
+            per_row = best_rate if best_rate < math.inf else self.seconds / end
             if self.seconds >= PROBE_SECONDS and self.seconds + per_row * (rows - end) > self.budget:
                 return
             if not self.fixed_rows:
