@@ -40,6 +40,7 @@ class Engine:
     warm: bool = False  # the session starts its workers before the timer (a warm pool)
     groups: bool = False  # runs group jobs (``Job.group_by``): groupby-apply
     scenarios: tuple[str, ...] | None = None  # runs only on these scenarios (None: on every one)
+    rerun: bool = False  # a first call on the same input runs before the timer: the second is timed
 
     def latency_session(self) -> Session:
         """The session used to time warm one-row calls."""
@@ -300,6 +301,16 @@ ENGINES: dict[str, Engine] = {
             packages=("rowpool",),
             warm_session=rowpool_pool_session,
             groups=True,
+        ),
+        Engine(
+            "rowpool-again",
+            rowpool_session,
+            "rowpool.apply / map_batches called twice, the second timed (the default pool's workers "
+            "stay warm between calls)",
+            smoke=True,
+            packages=("rowpool",),
+            warm=True,
+            rerun=True,
         ),
         Engine(
             "rowpool-pool",

@@ -112,6 +112,9 @@ def _leftover_children(allowed_pools) -> list[psutil.Process]:
 
 
 def check_clean(allowed_pools, shm_before: set[str], when: str) -> None:
+    import rowpool
+
+    rowpool.shutdown()  # the default pool's workers stay warm between calls: end them here
     gc.collect()  # a Pool dropped without close() ends its workers when collected
     left = _leftover_children(allowed_pools)
     new_shm = _new_shm_entries(shm_before)
@@ -148,6 +151,9 @@ def _no_leaks_after_test():
     ids_before = set(map(id, pools_before))
     shm_before = _shm_entries()
     yield
+    import rowpool
+
+    rowpool.shutdown()  # the default pool is no Pool the test left open
     gc.collect()
     still_open = _open_pools()
     opened_here = [p for p in still_open if id(p) not in ids_before]
@@ -169,8 +175,9 @@ def _rows_in_workers(request, monkeypatch):
 
     monkeypatch.setattr(_local, "_starts", [])  # no test's budget depends on an earlier test
     monkeypatch.setattr(_local, "contention", lambda: 1.0)  # nor on the machine's load
+    monkeypatch.setattr(_local, "_warm_starts", [])
     if request.node.get_closest_marker("tiny_jobs_in_process") is None:
-        monkeypatch.setattr(_local, "start_seconds", lambda: 0.0)
+        monkeypatch.setattr(_local, "start_seconds", lambda warm=False: 0.0)
 
 
 @pytest.fixture(scope="module")

@@ -105,6 +105,7 @@ Process& Process::operator=(Process&& other) noexcept {
   if (this != &other) {
     kill_and_reap();
     pid_ = std::exchange(other.pid_, -1);
+    spawner_ = other.spawner_;
     pidfd_ = std::move(other.pidfd_);
     status_ = std::move(other.status_);
   }
@@ -157,7 +158,7 @@ void Process::signal_group(int signal) const noexcept {
 }
 
 void Process::kill_and_reap() noexcept {
-  if (pid_ < 0 || status_) return;
+  if (pid_ < 0 || status_ || ::getpid() != spawner_) return;
   signal_group(SIGKILL);  // before the reap, while the group id still names the child's group
   siginfo_t info{};
   while (::waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED) != 0 &&

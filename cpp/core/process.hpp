@@ -5,6 +5,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <optional>
 #include <string>
@@ -32,6 +33,7 @@ class Process {
 
   Process(Process&& other) noexcept
       : pid_(std::exchange(other.pid_, -1)),
+        spawner_(other.spawner_),
         pidfd_(std::move(other.pidfd_)),
         status_(std::move(other.status_)) {}
   Process& operator=(Process&&) noexcept;
@@ -54,11 +56,15 @@ class Process {
   void signal_group(int signal) const noexcept;
 
  private:
-  Process(pid_t pid, UniqueFd pidfd) noexcept : pid_(pid), pidfd_(std::move(pidfd)) {}
+  Process(pid_t pid, UniqueFd pidfd) noexcept
+      : pid_(pid), spawner_(::getpid()), pidfd_(std::move(pidfd)) {}
   // SIGKILLs the child and its group and reaps it (at once: a SIGKILLed child exits promptly).
   void kill_and_reap() noexcept;
 
   pid_t pid_ = -1;
+  // The process that spawned the child. A copy of this object in a forked child of it (e.g. a
+  // Python object surviving os.fork) neither signals nor reaps: the worker is not its own.
+  pid_t spawner_ = -1;
   UniqueFd pidfd_;
   std::optional<ExitStatus> status_;
 };

@@ -7,11 +7,14 @@
 
 See ``rowpool.apply``, ``rowpool.map_batches``, ``rowpool.map``, ``rowpool.groupby_apply``,
 ``rowpool.Pool``, ``rowpool.engine`` and the accessors ``df.rowpool`` / ``series.rowpool``.
+Calls without ``pool=`` reuse warm workers (the default pool) until they are idle for 300 s
+(``rowpool.set_idle_timeout``, ``ROWPOOL_IDLE_TIMEOUT``); ``rowpool.shutdown()`` ends them now.
 """
 
 from __future__ import annotations
 
 from . import _launch
+from ._default_pool import set_idle_timeout, shutdown
 from .errors import (
     BudgetExceeded,
     EngineError,
@@ -69,4 +72,6 @@ __all__ = [
     "groupby_apply",
     "map",
     "map_batches",
+    "set_idle_timeout",
+    "shutdown",
 ]

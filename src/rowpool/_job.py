@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from . import _checks, _default_pool
 from ._dispatch import Dispatcher
 from ._local import LocalRun, in_process_budget, record_start
 from ._sink import Collector, Sink
@@ -41,22 +42,25 @@ class Job:
 
     def run(self, pool: WorkerPool | None = None, *, workers: int | None = None) -> Any:
         """Runs the job: its first rows in this process while that pays (see ``_local``), the
-        rest on ``pool``, else on a temporary pool of ``workers`` started only if rows are left
-        (its start is measured: it sets the budget of later jobs in this process)."""
+        rest on ``pool``, else on the default pool (``_default_pool``) sized to ``workers``,
+        started only if rows are left (its start, cold or warm, is measured: it sets the budget
+        of later jobs in this process)."""
         options = self.options
         bar = make_progress(options.progress, self.source.rows)
         collector = Collector(self.sink, self.source, self.spec.errors, bar)
-        budget = in_process_budget(options, pool_given=pool is not None)
+        size = _checks.workers(workers) if pool is None else pool.workers
+        warm = pool is None and _default_pool.is_warm(size)
+        budget = in_process_budget(options, pool_given=pool is not None, warm=warm)
         local = LocalRun(self.source, self.spec, collector, budget=budget, fixed_rows=options.chunk_rows or 0)
         try:
             with _sigterm_interrupts():
                 local.run()
             if not local.done:
                 created = time.monotonic()
-                with _pool_for(pool, workers, options.max_worker_memory) as active:
+                with _pool_for(pool, size) as active:
                     first_started = self._run_on(active, collector, local)
                 if pool is None and first_started is not None:
-                    record_start(first_started - created)
+                    record_start(first_started - created, warm=warm)
         finally:
             if bar is not None:
                 bar.close()
@@ -80,20 +84,14 @@ class Job:
 
 
 @contextlib.contextmanager
-def _pool_for(
-    pool: WorkerPool | None, workers: int | None, max_worker_memory: int | None
-) -> Iterator[WorkerPool]:
+def _pool_for(pool: WorkerPool | None, workers: int) -> Iterator[WorkerPool]:
+    """``pool``, else the default pool (the Dispatcher takes ``max_worker_memory`` from the
+    job's options, not from the pool)."""
     if pool is not None:
         yield pool
         return
-    temporary = WorkerPool(workers, max_worker_memory=max_worker_memory)
-    try:
-        yield temporary
-    except BaseException:
-        temporary.abort()  # its workers are gone before the error reaches the caller
-        raise
-    finally:
-        temporary.close(wait=False)  # its workers exit and are reaped while the caller goes on
+    with _default_pool.lease(workers) as default:
+        yield default
 
 
 @contextlib.contextmanager

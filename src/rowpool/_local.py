@@ -1,8 +1,9 @@
 """Tiny jobs in the calling process.
 
-Starting a temporary pool's workers (fresh interpreters) costs a fraction of a second, more on a
-busy machine: each start is measured (``record_start``), and a job whose serial cost is below what
-recent starts cost finishes sooner without them. The cost is measured, not guessed: the
+Starting the default pool's workers (fresh interpreters) costs a fraction of a second, more on a
+busy machine; handing a job to them once they are warm costs milliseconds. Each start, cold or
+warm, is measured (``record_start``), and a job whose serial cost is below what recent starts of
+its kind cost finishes sooner without them. The cost is measured, not guessed: the
 first rows run here, in pieces that grow while their measured cost, projected over the whole job,
 stays within the budget. Once the projection passes it, the rows not run yet go to workers: every
 row still runs exactly once. Rows are built from the same Chunk and by the same C++ row loop as in a
@@ -28,20 +29,26 @@ from ._spec import JobSpec, Options
 from ._worker import _describe, _describe_pickled, _encode
 from .errors import InitError
 
-START_SECONDS = 0.2  # what starting a temporary pool's workers costs, until a start was measured
+START_SECONDS = 0.2  # what starting the default pool's workers costs, until a start was measured
+WARM_START_SECONDS = 0.005  # what a job's first chunk on its warm workers costs, until measured
 MEASURED_STARTS = 5  # the budget is the median of this many recent starts
 PROBE_SECONDS = 0.01  # rows run here before their projected cost can send the rest to workers
 PIECE_SECONDS = 0.02  # then pieces this long: the projection is checked again after each
 MAX_GROWTH = 4  # a piece is at most this many times longer (in rows) than the one before
 
 
-_starts: list[float] = []  # seconds from creating a temporary pool to its first worker's first row
+# Seconds from asking for the default pool to its first worker's first row: cold (workers started)
+# and warm (workers already running).
+_starts: list[float] = []
+_warm_starts: list[float] = []
 
 
-def record_start(seconds: float) -> None:
-    """Records what starting a temporary pool's workers cost (see ``start_seconds``)."""
-    _starts.append(seconds)
-    del _starts[:-MEASURED_STARTS]
+def record_start(seconds: float, *, warm: bool = False) -> None:
+    """Records what starting the default pool's workers (``warm``: handing a job to its running
+    workers) cost (see ``start_seconds``)."""
+    starts = _warm_starts if warm else _starts
+    starts.append(seconds)
+    del starts[:-MEASURED_STARTS]
 
 
 def contention() -> float:
@@ -53,21 +60,24 @@ def contention() -> float:
         return 1.0
 
 
-def start_seconds() -> float:
-    """What starting a temporary pool's workers costs in this process: the median of the recent
-    starts, else the first guess ``START_SECONDS`` (for an idle machine) times ``contention()``."""
-    if not _starts:
-        return START_SECONDS * contention()
-    return sorted(_starts)[len(_starts) // 2]
+def start_seconds(warm: bool = False) -> float:
+    """What starting the default pool's workers (``warm``: handing a job to its running workers)
+    costs in this process: the median of the recent such starts, else the first guess
+    ``START_SECONDS`` (``WARM_START_SECONDS``, for an idle machine) times ``contention()``."""
+    starts = _warm_starts if warm else _starts
+    if not starts:
+        return (WARM_START_SECONDS if warm else START_SECONDS) * contention()
+    return sorted(starts)[len(starts) // 2]
 
 
-def in_process_budget(options: Options, *, pool_given: bool) -> float:
-    """Seconds of serial work the job may spend in the calling process (0: none, inf: all)."""
+def in_process_budget(options: Options, *, pool_given: bool, warm: bool = False) -> float:
+    """Seconds of serial work the job may spend in the calling process (0: none, inf: all);
+    ``warm``: the default pool's workers already run."""
     if options.in_process is not None:
         return math.inf if options.in_process else 0.0
     if pool_given or options.timeout is not None or options.max_worker_memory is not None:
         return 0.0
-    return start_seconds()
+    return start_seconds(warm)
 
 
 class LocalRun:
@@ -123,7 +133,8 @@ class LocalRun:
             if begin > 0 and elapsed > 0:
                 best_rate = min(best_rate, elapsed / (end - begin))
             per_row = best_rate if best_rate < math.inf else self.seconds / end
-            if self.seconds >= PROBE_SECONDS and self.seconds + per_row * (rows - end) > self.budget:
+            probed = self.seconds >= min(PROBE_SECONDS, self.budget)  # warm workers: a short probe
+            if probed and self.seconds + per_row * (rows - end) > self.budget:
                 return
             if not self.fixed_rows:
                 target = PROBE_SECONDS - self.seconds if self.seconds < PROBE_SECONDS else PIECE_SECONDS

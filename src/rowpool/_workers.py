@@ -5,7 +5,7 @@ A WorkerPool owns one memfd segment (the in-flight memory budget), the Arena boo
 a Supervisor with its workers; only the thread running a job (``running_job``) touches them.
 Workers are spawned with ``sys.executable`` (never forked from the parent, whose memory may be
 huge) and inherit only the segment and their queue. ``rowpool.Pool`` is the public face of it; a
-job without ``pool=`` runs on a temporary WorkerPool.
+job without ``pool=`` runs on the default WorkerPool (``_default_pool``).
 """
 
 from __future__ import annotations

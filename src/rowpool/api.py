@@ -86,7 +86,11 @@ def apply(
     ``"collect"`` returns ``(result, failures)``, ``failures`` a DataFrame indexed by row label
     with the exception type, message and traceback. ``progress`` shows a tqdm bar (default: on a
     terminal or notebook). ``chunk_rows`` fixes the chunk length (default: sized from measured row
-    cost). ``pool`` reuses a :class:`rowpool.Pool`'s warm workers.
+    cost). ``pool`` reuses a :class:`rowpool.Pool`'s warm workers. Without ``pool``, calls share
+    the default pool: its workers are started by the first call that needs them (resized when
+    ``workers`` differs) and stay warm for the next, until idle for 300 s
+    (:func:`rowpool.set_idle_timeout`, or ``ROWPOOL_IDLE_TIMEOUT``), :func:`rowpool.shutdown` or
+    interpreter exit.
 
     Faults: a worker that dies (SIGKILL, OOM, segfault, ``os._exit``) loses nothing: its chunk is
     re-run on a fresh worker, bisected down to the row that kills workers; that row is retried
@@ -98,11 +102,11 @@ def apply(
     up memory is reported as ``WorkerLost`` instead of exhausting the machine.
 
     ``in_process``: ``None`` (default) runs a job whose measured serial cost stays below what
-    starting workers costs in the calling process (without ``pool=``, ``timeout`` and
-    ``max_worker_memory``): the first rows run here and, once their cost projected over the job
-    passes that, the rest go to workers; ``func`` still runs once per row. ``False`` runs every row
-    in a worker (isolating the caller from a ``func`` that crashes its process), ``True`` every row
-    in the calling process (e.g. to debug ``func``).
+    starting workers (or handing the job to warm ones) costs in the calling process (without
+    ``pool=``, ``timeout`` and ``max_worker_memory``): the first rows run here and, once their
+    cost projected over the job passes that, the rest go to workers; ``func`` still runs once per
+    row. ``False`` runs every row in a worker (isolating the caller from a ``func`` that crashes
+    its process), ``True`` every row in the calling process (e.g. to debug ``func``).
 
     ``raw`` and ``result_type`` as in pandas: ``raw=True`` passes each row as a numpy array (a
     row of ``df.values``); ``result_type`` (``"expand"``, ``"reduce"``, ``"broadcast"``) shapes the

@@ -2,10 +2,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -249,6 +251,25 @@ TEST(Supervisor, DestructorKillsWorkers) {
     pid = s.pid(s.spawn(sh("exec sleep 30"), {}));
   }
   EXPECT_NE(kill(pid, 0), 0);
+}
+
+TEST(Supervisor, AForkedCopyLeavesTheWorkersAlone) {
+  // A forked child holding a copy of the Supervisor (a Python Pool surviving os.fork) destroys it
+  // without killing the parent's workers.
+  auto s = std::make_unique<Supervisor>();
+  const pid_t worker = s->pid(s->spawn(sh("exec sleep 30"), {}));
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    s.reset();
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(kill(worker, 0), 0);
+  s.reset();
+  EXPECT_NE(kill(worker, 0), 0);
 }
 
 TEST(Supervisor, WaitTimesOut) {
