@@ -372,3 +372,30 @@ def test_a_child_past_its_share_of_the_worker_memory_limit_is_stopped():
     assert failures.index.tolist() == [df.index[3]]
     assert failures["exception"].tolist() == ["rowpool.WorkerLost"]
     assert result.drop(df.index[3]).tolist() == [0, 1, 2, 4, 5, 6, 7]
+
+
+def test_dask_frame_with_init_and_coerce(client):
+    df = frame(60)
+    ddf = dd.from_pandas(df, npartitions=3)
+
+    def scaled(row, factor):
+        if row["a"] == 33:
+            raise ValueError("bad row")
+        return row["a"] * factor
+
+    lazy = rowpool.apply(ddf, scaled, init=lambda: 10, errors="coerce")
+    result = client.compute(lazy).result(timeout=60)
+    expected = (df["a"] * 10).astype("float64").rename(None)
+    expected[df.index[33]] = np.nan
+    pdt.assert_series_equal(result, expected)
+
+
+def test_cluster_csv_and_arrow_ipc_equal_local_path(client, tmp_path):
+    df = frame(300).reset_index()
+    csv, ipc = str(tmp_path / "in.csv"), str(tmp_path / "in.arrow")
+    df.to_csv(csv, index=False)
+    df.to_feather(ipc)
+    for path in (csv, ipc):
+        pdt.assert_series_equal(rowpool.apply(path, f, cluster=client), rowpool.apply(path, f))
+    projected = rowpool.apply(ipc, lambda r: r["a"] + 1, cluster=client, columns=["a"])
+    pdt.assert_series_equal(projected, rowpool.apply(ipc, lambda r: r["a"] + 1, columns=["a"]))
