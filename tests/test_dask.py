@@ -54,6 +54,7 @@ def _no_leaks_after_test():
     rowpool children); conftest checks that all is gone at module end."""
     yield
     _plugin.close_process_pool()
+    rowpool.shutdown()  # the default pool (local runs computing the expected results)
     me = psutil.Process()
 
     def left():
