@@ -163,6 +163,30 @@ def mixed_frame(n_rows: int) -> pd.DataFrame:
     )
 
 
+def dtypes_frame(n_rows: int) -> pd.DataFrame:
+    """Issue 18.3's frame: the overhead columns ``a``, ``i``, ``s`` as nullable Float64, Arrow int64
+    and categorical (no missing values: the row reads plain values), plus one column of each other
+    common dtype that is not plain numpy: tz-aware datetime, timedelta, nullable Int32 / UInt16 /
+    boolean (with missing values), Arrow double and bool (with nulls)."""
+    rng = np.random.default_rng(0)
+    missing = rng.random(n_rows) < 0.1
+    ints = rng.integers(0, 1000, n_rows)
+    return pd.DataFrame(
+        {
+            "a": pd.array(rng.random(n_rows), dtype="Float64"),
+            "i": pd.array(ints, dtype="int64[pyarrow]"),
+            "s": pd.Categorical.from_codes(ints % 3, categories=["x", "y", "z"]),
+            "t": pd.date_range("2020-01-01", periods=n_rows, freq="s", tz="Europe/Paris"),
+            "d": pd.to_timedelta(ints, unit="s"),
+            "n": pd.array(np.where(missing, None, ints), dtype="Int32"),
+            "u": pd.array(ints.astype(np.uint16), dtype="UInt16"),
+            "flag": pd.array(np.where(missing, None, ints % 2 == 0), dtype="boolean"),
+            "f": pd.array(np.where(missing, None, rng.random(n_rows)), dtype="double[pyarrow]"),
+            "b": pd.array(np.where(missing, None, ints % 5 == 0), dtype="bool[pyarrow]"),
+        }
+    )
+
+
 def parquet_file(n_rows: int, n_cols: int) -> str:
     """``float_frame(n_rows, n_cols)`` as a Parquet file in the temporary directory, written once
     (20,000-row row groups, never the whole frame in memory) and reused by later runs."""
@@ -283,6 +307,17 @@ SCENARIOS: dict[str, Scenario] = {
             summary="8 mixed columns (float, int, str, datetime, bool), "
             'lambda r: r["a"] * 2 + r["i"] if r["s"] != "x" else 0.0',
             make=mixed_frame,
+            job=Job(overhead_row),
+            rows=1_000_000,
+            smoke_rows=5_000,
+            timeout_s=600,
+        ),
+        Scenario(
+            name="dtypes",
+            summary="the overhead function over 10 columns of non-numpy dtypes: categorical, "
+            "tz-aware datetime, timedelta, nullable Float64/Int32/UInt16/boolean, Arrow "
+            "int64/double/bool (issue 18.3)",
+            make=dtypes_frame,
             job=Job(overhead_row),
             rows=1_000_000,
             smoke_rows=5_000,

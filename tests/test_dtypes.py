@@ -9,6 +9,7 @@ import decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -59,6 +60,7 @@ def check(pool, df, func, **options) -> None:
 # -- the dtype matrix ------------------------------------------------------------------------------
 def _frames() -> dict:
     n = N
+    words = pd.Series(list("pqrstu"), dtype=object)  # rows of object dtype beside any column
     ints = np.arange(n)
     with_gap = [1, None, 3, 4, 5, 6]
     return {
@@ -127,6 +129,47 @@ def _frames() -> dict:
         "timedelta_float": pd.DataFrame({"a": pd.to_timedelta(ints, unit="s"), "b": ints * 1.0}),
         "period": pd.DataFrame({"a": pd.period_range("2020", periods=n, freq="D"), "b": ints}),
         "sparse": pd.DataFrame({"a": pd.arrays.SparseArray([0, 1, 0, 2, 0, 3]), "b": ints}),
+        # Extension columns in rows of object dtype (a str column beside them): they travel as
+        # buffers (rowpool._pandas.cells) and must read exactly as pandas' interleaving hands them out.
+        **{f"{name}_object_row": pd.DataFrame({"a": a, "b": words}) for name, a in _cells().items()},
+        "every_cells_kind": pd.DataFrame({name: values for name, values in _cells().items()}),
+    }
+
+
+def _cells() -> dict:
+    """One column of each extension dtype that travels as buffers, with missing values where the
+    dtype has them (and a genuine NaN in the nullable and Arrow floats)."""
+    # 0 / 0 in a nullable column: a NaN value in pandas 2, a missing one in pandas 3.
+    floats = pd.array([1.5, None, -0.0, 0.0, 1e300, 6.25], dtype="Float64")
+    floats = floats / pd.array([1, 1, 1, 0, 1, 1], dtype="Float64")
+    arrow_floats = pa.array([1.5, None, -0.0, float("nan"), 1e300, 6.25], type=pa.float64())
+    return {
+        "Int8": pd.array([1, None, -128, 127, 0, 6], dtype="Int8"),
+        "Int64": pd.array([1, None, 2**62, -(2**63), 0, 6], dtype="Int64"),
+        "Int64_no_missing": pd.array([1, 2, 3, 4, 5, 6], dtype="Int64"),
+        "UInt16": pd.array([1, None, 65535, 0, 5, 6], dtype="UInt16"),
+        "UInt64": pd.array([2**64 - 1, None, 0, 2**63, 5, 6], dtype="UInt64"),
+        "Float32": pd.array([0.1, None, -2.5, 3e38, 5.0, 6.0], dtype="Float32"),
+        "Float64": floats,
+        "boolean": pd.array([True, None, False, True, False, None], dtype="boolean"),
+        "arrow_int64": pd.array([1, None, 2**62, -(2**63), 0, 6], dtype="int64[pyarrow]"),
+        "arrow_int8_no_nulls": pd.array([1, 2, -128, 127, 0, 6], dtype="int8[pyarrow]"),
+        "arrow_uint64": pd.array([2**64 - 1, None, 0, 2**63, 5, 6], dtype="uint64[pyarrow]"),
+        "arrow_float32": pd.array([0.1, None, -2.5, 3e38, 5.0, 6.0], dtype="float[pyarrow]"),
+        "arrow_float64": pd.arrays.ArrowExtensionArray(arrow_floats),
+        "arrow_bool": pd.array([True, None, False, True, False, None], dtype="bool[pyarrow]"),
+        "categorical": pd.Categorical(["x", "y", None, "x", "y", "x"]),
+        "categorical_int": pd.Categorical([1, 2, None, 1, 2, 2]),
+        "categorical_float": pd.Categorical([1.5, 2.5, None, 1.5, 2.5, 2.5]),
+        "categorical_bool": pd.Categorical([True, False, None, True, True, True]),
+        "categorical_datetime": pd.Categorical(pd.to_datetime(["2020", "2021", None] * 2)),
+        "categorical_ordered": pd.Categorical(list("abcabc"), categories=list("cba"), ordered=True),
+        "categorical_unused": pd.Categorical(list("aaaaaa"), categories=list("abc")),
+        "datetime_tz": pd.array(pd.date_range("2020-03-29", periods=6, freq="h", tz="Europe/Paris")),
+        "datetime_tz_nat": pd.Series(pd.date_range("2020", periods=6, tz="Asia/Tokyo", unit="s"))
+        .where(lambda s: s.index != 2)
+        .array,
+        "timedelta_nat": pd.Series(pd.to_timedelta(np.arange(6), unit="s")).where(lambda s: s < s[3]).array,
     }
 
 
@@ -381,6 +424,15 @@ COLUMN_KINDS = [
     "datetime_tz",
     "timedelta",
     "mixed_object",
+    "Int8",
+    "UInt64",
+    "Float32",
+    "arrow_int",
+    "arrow_uint8",
+    "arrow_float",
+    "arrow_bool",
+    "category_int",
+    "category_ordered",
 ]
 
 
@@ -420,6 +472,24 @@ def columns(draw, kind: str, n: int):
         instants[np.array(nulls, dtype=bool)] = np.datetime64("NaT")
         values = pd.array(instants)
         return values.tz_localize("UTC") if kind == "datetime_tz" else values
+    if kind == "Int8":
+        return pd.array([None if m else v % 256 - 128 for m, v in zip(nulls, ints)], dtype="Int8")
+    if kind == "UInt64":
+        return pd.array([None if m else v % 2**64 for m, v in zip(nulls, ints)], dtype="UInt64")
+    if kind == "Float32":
+        return pd.array([None if m else v for m, v in zip(nulls, floats)], dtype="Float32")
+    if kind == "arrow_int":
+        return pd.array(masked_ints, dtype="int64[pyarrow]")
+    if kind == "arrow_uint8":
+        return pd.array([None if m else v % 256 for m, v in zip(nulls, ints)], dtype="uint8[pyarrow]")
+    if kind == "arrow_float":
+        return pd.array([None if m else v for m, v in zip(nulls, floats)], dtype="double[pyarrow]")
+    if kind == "arrow_bool":
+        return pd.array([None if m else v % 3 == 0 for m, v in zip(nulls, ints)], dtype="bool[pyarrow]")
+    if kind == "category_int":
+        return pd.Categorical([None if m else v % 5 for m, v in zip(nulls, ints)])
+    if kind == "category_ordered":
+        return pd.Categorical([None if m else w[:1] for m, w in zip(nulls, words)], ordered=True)
     if kind == "timedelta":
         return pd.to_timedelta([None if m else v for m, v in zip(nulls, ints)], unit="ms")
     assert kind == "mixed_object"

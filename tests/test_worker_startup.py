@@ -113,6 +113,16 @@ def row_module(tmp_path, monkeypatch):
             return f"{type(value).__name__}:{value}"
 
 
+        def reads_plain_cells(row):
+            values = [row[name] for name in ("f", "n", "u", "x", "i", "b", "c", "flag")]
+            return type(sys.modules["pandas"]) is types.ModuleType, repr(values)
+
+
+        def reads_missing_cell(row):
+            value = row["m"]
+            return type(sys.modules["pandas"]) is types.ModuleType, repr(value)
+
+
         def uses_pandas(row):
             return pd.isna(row["a"])
 
@@ -155,6 +165,45 @@ def test_string_columns_of_an_object_row_read_like_pandas(row_module, frame, dty
         assert not rowpool.apply(frame, row_module.pandas_loaded, workers=2).any()
     func = row_module.string_or_missing
     pd.testing.assert_series_equal(rowpool.apply(frame, func, workers=2), frame.apply(func, axis=1))
+
+
+def _extension_frame(rows: int) -> pd.DataFrame:
+    """Plain float and extension columns (rows of object dtype): those read by reads_plain_cells
+    without missing values; ``m``, ``t`` and ``d`` hold missing values, Timestamps, Timedeltas."""
+    ints = np.arange(rows)
+    return pd.DataFrame(
+        {
+            "f": ints * 0.5,
+            "n": pd.array(ints, dtype="Int64"),
+            "u": pd.array(ints % 200, dtype="UInt8"),
+            "x": pd.array(ints / 4, dtype="Float32"),
+            "i": pd.array(ints - 5, dtype="int64[pyarrow]"),
+            "b": pd.array(ints % 3 == 0, dtype="bool[pyarrow]"),
+            "c": pd.Categorical.from_codes(ints % 3, categories=["p", "q", "r"]),
+            "flag": pd.array(ints % 2 == 0, dtype="boolean"),
+            "m": pd.array([None if i % 4 == 1 else i for i in ints], dtype="Int32"),
+            "t": pd.Series(pd.date_range("2020", periods=rows, tz="UTC")).where(lambda s: s.index != 1),
+            "d": pd.to_timedelta(ints, unit="s"),
+        }
+    )
+
+
+def test_workers_read_plain_values_of_extension_columns_without_pandas(row_module):
+    """Nullable, Arrow-backed and categorical columns travel as buffers that a worker decodes in
+    C++: rows reading their plain values (int, float, bool, str) get what pandas hands out and never
+    import pandas, though other columns of the frame hold NA, Timestamps and Timedeltas."""
+    frame = _extension_frame(300)
+    func = row_module.reads_plain_cells
+    got = rowpool.apply(frame, func, workers=2, chunk_rows=50)
+    assert not any(loaded for loaded, _ in got)
+    assert [values for _, values in got] == [values for _, values in frame.apply(func, axis=1)]
+
+
+def test_a_missing_value_of_an_extension_column_loads_pandas_for_its_na(row_module):
+    frame = _extension_frame(40)
+    got = rowpool.apply(frame, row_module.reads_missing_cell, workers=2, chunk_rows=10)
+    assert all(loaded for loaded, _ in got)  # every chunk has an NA in m
+    assert [value for _, value in got] == [repr(value) for value in frame["m"].astype(object)]
 
 
 def test_a_job_with_a_timeout_imports_pandas_before_its_first_row(row_module, frame):
@@ -205,6 +254,18 @@ def test_wide_arrow_string_frames_read_like_pandas_in_any_chunking():
     expected = frame.apply(func, axis=1)
     for chunk_rows in (1, 7, None):
         pd.testing.assert_series_equal(rowpool.apply(frame, func, workers=2, chunk_rows=chunk_rows), expected)
+
+
+def test_cell_values_rejects_bad_buffers():
+    codes = np.array([0, 1, 2], dtype=np.int8).view(np.uint8)
+    with pytest.raises(ValueError, match="code 2 outside"):
+        _core.cell_values(codes, 3, "i", 1, False, None, [float("nan"), "p", "q"])
+    with pytest.raises(rowpool.errors.EngineError, match="expected 4"):
+        _core.cell_values(np.zeros(5, dtype=np.uint8), 2, "i", 2, False, None, None)
+    with pytest.raises(rowpool.errors.EngineError, match="no type"):
+        _core.cell_values(np.zeros(6, dtype=np.uint8), 2, "f", 3, False, None, None)
+    with pytest.raises(TypeError, match="signed codes"):
+        _core.cell_values(np.zeros(2, dtype=np.uint8), 2, "u", 1, False, None, ["a", "b"])
 
 
 def test_utf8_values_rejects_bad_buffers():

@@ -25,6 +25,8 @@ rows_major)``:
     "block"   a 2-D numpy block of the columns at ``positions`` (row-major when ``rows_major``)
     "raw"     one numpy column, byte for byte
     "utf8"    one str column: int64 offsets (rows + 1), a validity byte per row, the UTF-8 bytes
+    "cells"   one column of fixed-width values, then (if masked) a byte per row, non-zero where
+              missing; the entry's dtype is a ``rowpool._pandas.cells.CellFormat``
     "pickle"  one column of anything else, pickled (protocol 5)
 
 A worker decodes them without pandas (``rowpool._pandas.rows.decode_chunk``) unless a row needs a

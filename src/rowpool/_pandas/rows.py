@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import _codec, _core
+from .cells import CellColumn
 
 
 class Chunk(NamedTuple):
@@ -89,6 +90,8 @@ def _decode_part(buffer: np.ndarray, entry: tuple, rows: int):
         return buffer.view(dtype)
     if kind == "utf8":
         return Utf8Column.from_buffer(buffer, rows)
+    if kind == "cells":
+        return CellColumn(dtype, buffer, rows)
     values = buffer.view(dtype).reshape((rows, len(positions)) if rows_major else (len(positions), rows))
     return values if rows_major else values.T
 
@@ -102,7 +105,7 @@ def build_chunk(index, parts: list, layout: list, places: Places) -> Chunk:
 
 def row_values(native, row_dtype) -> list:
     """Per-row values of one column as they appear in pandas' row Series of dtype ``row_dtype``."""
-    if isinstance(native, Utf8Column):
+    if isinstance(native, (Utf8Column, CellColumn)):
         return native.values()  # only in rows of object dtype
     if isinstance(native, np.ndarray) and native.dtype.kind not in "mM":
         if native.dtype == row_dtype:
@@ -231,6 +234,8 @@ def row_matrix(chunk: Chunk, row_dtype, width: int) -> np.ndarray | None:
     for positions, part in chunk.parts:
         if isinstance(part, Utf8Column) and row_dtype.kind == "O":
             matrix[:, positions[0]] = np.array(part.values(), dtype=object)
+        elif isinstance(part, CellColumn) and row_dtype.kind == "O":
+            matrix[:, positions[0]] = part.object_array()
         elif not isinstance(part, np.ndarray) or part.dtype.kind not in NUMERIC_KINDS + "O":
             return None
         elif part.ndim == 2:
@@ -274,8 +279,11 @@ def chunk_frame(context: JobContext, chunk: Chunk):
             if isinstance(part, np.ndarray) and part.ndim == 2:
                 pieces.append(pd.DataFrame(part, index=rows, columns=list(positions), copy=False))
                 continue
-            values = np.array(part.values(), dtype=object) if isinstance(part, Utf8Column) else part
-            column = pd.Series(values, index=rows, dtype=values.dtype, copy=False)
+            if isinstance(part, Utf8Column):
+                part = np.array(part.values(), dtype=object)
+            elif isinstance(part, CellColumn):
+                part = part.to_pandas()
+            column = pd.Series(part, index=rows, dtype=part.dtype, copy=False)
             pieces.append(column.to_frame(positions[0]))
         frame = pd.concat(pieces, axis=1) if pieces else pd.DataFrame(index=rows)
         order = [j for positions, _ in chunk.parts for j in positions]

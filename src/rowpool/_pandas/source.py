@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .._source import Schema
+from .cell_encoding import cell_format, cell_part
+from .cells import CellColumn
 from .rows import Chunk, Places, Utf8Column, build_chunk
 
 RAW_KINDS = "biufcmM"  # numpy kinds copied byte for byte
@@ -76,13 +78,17 @@ class FrameSource:
     is, so a chunk is one memcpy), ``("raw", dtype, (j,), False)`` for another numpy column, and
     ``("pickle", None, (j,), False)`` for everything else -- except, for rows of object dtype, a
     ``str`` column backed by Arrow: ``("utf8", None, (j,), False)``, its offsets, validity and UTF-8
-    bytes, which a worker decodes without pandas or pyarrow, and only when a row reads the column.
+    bytes, which a worker decodes without pandas or pyarrow, and only when a row reads the column;
+    and, for rows of object dtype, ``("cells", CellFormat, (j,), False)`` for the extension columns
+    ``cell_encoding`` writes as fixed-width buffers (nullable, Arrow numbers, categorical,
+    tz-aware).
     Sources are views: nothing is copied until a chunk is written into the arena.
     """
 
-    def __init__(self, frame: pd.DataFrame, *, for_rows: bool = False):
+    def __init__(self, frame: pd.DataFrame, *, for_rows: bool = False, cells: bool = True):
         """``for_rows``: chunks feed rows (``apply``), not DataFrames, so workers need the row labels
-        rather than the Index."""
+        rather than the Index. ``cells``: extension columns may travel as cells (not for a file's
+        windows, which share one layout while their masks and categories differ)."""
         self.frame = frame
         self.rows = len(frame)
         self.width = frame.shape[1]
@@ -90,6 +96,7 @@ class FrameSource:
         self._sources: list = []
         # Rows of an extension dtype hold that dtype's scalars and are named index[i]: no shortcut.
         plain_rows = for_rows and isinstance(self.row_dtype, np.dtype)
+        object_rows = cells and plain_rows and self.row_dtype == np.dtype(object)
         covered: set = set()
         for positions, values in _numpy_blocks(frame):
             rows_major = bool(values.T.flags.c_contiguous)
@@ -104,6 +111,8 @@ class FrameSource:
                 self.layout.append(("raw", array.dtype, (j,), False))
             elif plain_rows and _arrow_strings(array):
                 self.layout.append(("utf8", None, (j,), False))
+            elif object_rows and (encoding := cell_format(array)) is not None:
+                self.layout.append(("cells", encoding, (j,), False))
             else:
                 self.layout.append(("pickle", None, (j,), False))
             self._sources.append(array)
@@ -170,11 +179,13 @@ class FrameSource:
     def chunk_parts(self, begin: int, end: int) -> list:
         """The buffers of rows [begin, end): the pickled index slice, then one per layout entry."""
         parts: list = [pickle.dumps(self._index_slice(begin, end), protocol=5)]
-        for (kind, _dtype, _cols, rows_major), source in zip(self.layout, self._sources):
+        for (kind, dtype, _cols, rows_major), source in zip(self.layout, self._sources):
             if kind == "pickle":
                 parts.append(pickle.dumps(source[begin:end], protocol=5))
             elif kind == "utf8":
                 parts.append(_utf8_part(source, begin, end))
+            elif kind == "cells":
+                parts.append(cell_part(source, dtype, begin, end))
             elif kind == "block" and not rows_major:
                 parts.append(source[:, begin:end])
             else:
@@ -184,10 +195,13 @@ class FrameSource:
     def local_chunk(self, begin: int, end: int) -> Chunk:
         """Rows [begin, end) as the Chunk a worker would decode from ``chunk_parts``, built in this
         process from views of the frame (nothing pickled or copied but str columns' buffers)."""
-        parts = []
-        for (kind, _dtype, _cols, rows_major), source in zip(self.layout, self._sources):
+        parts: list = []
+        for (kind, dtype, _cols, rows_major), source in zip(self.layout, self._sources):
             if kind == "utf8":
                 parts.append(Utf8Column.from_buffer(_utf8_part(source, begin, end), end - begin))
+            elif kind == "cells":
+                buffer = cell_part(source, dtype, begin, end).view(np.uint8)
+                parts.append(CellColumn(dtype, buffer, end - begin))
             elif kind == "block" and not rows_major:
                 parts.append(source[:, begin:end].T)
             else:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import pickle
 from collections import deque
 from collections.abc import Iterator
+from functools import partial
 
 import numpy as np
 
@@ -30,7 +31,8 @@ class WindowSource:
     def __init__(self, ready: Iterator[Window], rows: int, start: int, *, for_rows: bool, name: str):
         from .._pandas.source import FrameSource
 
-        self._frame_source = FrameSource
+        # Extension columns travel pickled: a window's cells would differ from the job's layout.
+        self._frame_source = partial(FrameSource, cells=False)
         self.ready = ready
         self.start = start
         self.rows = rows
