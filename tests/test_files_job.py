@@ -106,8 +106,11 @@ def test_join_parts_joins_every_kind_of_part():
     )
     from rowpool._pandas.source import FrameSource
 
-    source = FrameSource(frame, for_rows=True)
-    pieces = [FrameSource(frame.iloc[:2], for_rows=True), FrameSource(frame.iloc[2:], for_rows=True)]
+    source = FrameSource(frame, for_rows=True, cells=False)
+    pieces = [
+        FrameSource(frame.iloc[:2], for_rows=True, cells=False),
+        FrameSource(frame.iloc[2:], for_rows=True, cells=False),
+    ]
     assert [p.layout for p in pieces] == [source.layout] * 2
     joined = join_parts(source.layout, [pieces[0].chunk_parts(0, 2), pieces[1].chunk_parts(0, 4)], [2, 4])
     whole = source.chunk_parts(0, 6)
@@ -120,3 +123,34 @@ def test_join_parts_joins_every_kind_of_part():
             assert list(left) == list(right) or pd.Series(left).equals(pd.Series(right))
         else:
             np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+
+
+def slow_first_row(row):
+    if row["id"] == 0:
+        import time
+
+        time.sleep(2)
+    return row["x"]
+
+
+def test_a_slow_first_chunk_does_not_make_the_job_read_ahead_without_bound(tmp_path, monkeypatch):
+    from rowpool.files import _window_source
+
+    rows = 3_000_000  # 48 MB: about a dozen windows of max_memory="64MB"
+    path = str(tmp_path / "long.parquet")
+    table = pa.table({"id": np.arange(rows), "x": np.arange(rows) * 0.5})
+    pq.write_table(table, path, row_group_size=250_000)
+    held, read = [], []
+    original = _window_source.WindowSource._read
+
+    def counted(self):
+        window = original(self)
+        held.append(len(self.held))
+        read.append(window)
+        return window
+
+    monkeypatch.setattr(_window_source.WindowSource, "_read", counted)
+    result = rowpool.apply(path, slow_first_row, workers=2, max_memory="64MB", in_process=False)
+    assert result.tolist() == (np.arange(rows) * 0.5).tolist()
+    assert len(read) > _window_source.HELD_WINDOWS + 2  # the file is more windows than are held
+    assert max(held) <= _window_source.HELD_WINDOWS + 2  # the first chunk may span small windows

@@ -68,6 +68,7 @@ class Dispatcher(Limits):
         self.first_row = first_row
         self.first_started: float | None = None  # when a worker started the job's first chunk
         self.source = source
+        self.can_read = getattr(source, "can_read", None)  # optional, see _source
         self.spec = spec
         self.payload = payload
         fixed_rows = self.fixed_rows = options.chunk_rows or 0
@@ -154,6 +155,9 @@ class Dispatcher(Limits):
             rerun = bool(self.pending)
             rows = self.next_range()
             if rows is None:
+                return
+            if self.inflight and self.can_read is not None and not self.can_read(rows.begin, rows.end):
+                self.pending.appendleft(rows)  # the source holds all it may: wait for a result
                 return
             parts = self.source.chunk_parts(rows.begin, rows.end)
             result_rows = self.result_rows(rows)

@@ -9,12 +9,15 @@ the workers (inside the JobSpec) so that they can decode each chunk.
         rows: int                                   # length
         schema: Schema                              # column labels, part layout, row dtype
         def estimated_row_bytes(self) -> int        # first guess for chunk sizing
+        def can_read(self, begin, end) -> bool      # optional; False: cut them after a result
         def chunk_parts(self, begin, end) -> list   # rows [begin, end) as buffers, see below
         def local_chunk(self, begin, end) -> Chunk  # the same rows decoded in this process
         def local_frame(self, begin, end)           # the rows as map_batches' function takes them
         def label(self, position)                   # a row's label (error messages)
         def labels(self, begin, end) -> list        # rows' labels (WorkerLost.rows)
 
+``can_read`` lets a source that reads its rows as they are asked for (a file) bound what it holds:
+while it says False (asked only while chunks are in flight) the dispatcher waits for a result.
 ``chunk_parts`` is called from the parent's main thread once per chunk, in row order for fresh
 chunks (a re-run after a worker's death asks again for rows already read). Parts are numpy arrays
 (copied byte for byte into the arena; views of the source's memory are fine) or bytes. The first

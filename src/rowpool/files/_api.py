@@ -63,8 +63,8 @@ def _check_flags(output, resume, overwrite) -> None:
 
 def run(source, func, *, call, output, columns, keep, max_memory, resume, overwrite, **options):
     """The job of ``call`` (``rowpool.apply`` or ``map_batches``) over a source that is not an
-    in-memory pandas DataFrame, or that writes to ``output``: each window of the source, an
-    in-memory DataFrame, runs through ``call``."""
+    in-memory pandas DataFrame, or that writes to ``output``: one job over the source's windows
+    (see ``_job``)."""
     if not callable(func):
         raise TypeError(f"func must be callable, not {type(func).__name__}")
     errors = options.pop("errors", "raise")

@@ -33,8 +33,11 @@ from ._windows import read_ahead
 
 ARENA_SHARE = 4  # the arena gets max_memory / ARENA_SHARE
 WINDOW_SHARE = 10  # a window's Arrow size is max_memory / WINDOW_SHARE
-ARENA_RANGE = (16 << 20, 1 << 30)
+ARENA_RANGE = (16 << 20, 128 << 20)
 MIN_WINDOW_BYTES = 1 << 20
+# Windows are one job's read-ahead, not a unit of work: past a few tens of MB a larger window only
+# makes the reads that workers wait for longer (and the memory held bigger).
+MAX_WINDOW_BYTES = 32 << 20
 
 
 @dataclass
@@ -64,7 +67,7 @@ def budget(max_memory: int) -> tuple[int, int]:
     """(arena bytes, window bytes) for ``max_memory``."""
     low, high = ARENA_RANGE
     arena = min(high, max(low, max_memory // ARENA_SHARE))
-    return arena, max(MIN_WINDOW_BYTES, max_memory // WINDOW_SHARE)
+    return arena, min(MAX_WINDOW_BYTES, max(MIN_WINDOW_BYTES, max_memory // WINDOW_SHARE))
 
 
 @contextlib.contextmanager
@@ -165,6 +168,7 @@ def run_to_file(
                 errors=errors, progress_bar=bar, pool_options=pool_options, options=options,
             )  # fmt: skip
         finally:
+            sink.close()  # the windows handed over are committed before anything else happens
             if bar is not None:
                 bar.close()
     sink.finish()

@@ -7,6 +7,9 @@ files and DataFrames, Arrow for Arrow tables and streams, polars for polars fram
 
 from __future__ import annotations
 
+import queue
+import threading
+
 import pyarrow as pa
 
 from ._journal import Journal
@@ -14,6 +17,7 @@ from ._output import OutputTarget, writing_error
 from ._windows import Window
 from ._writers import assemble, unified_schema, write_part
 
+COMMIT_QUEUE = 2  # windows converted but not yet committed
 RESULT_COLUMN = "result"  # the output column of scalar results (a Series without a name)
 
 
@@ -50,22 +54,62 @@ def result_table(result, window: Window) -> pa.Table:
 
 
 class FileSink:
-    """Results into ``target`` through the journal (see ``_journal`` and ``_writers``)."""
+    """Results into ``target`` through the journal (see ``_journal`` and ``_writers``).
+
+    A window's results become an Arrow table in the caller's thread; a committer thread writes its
+    part file and commits it (fsyncs included) while the job goes on, in window order, at most
+    ``COMMIT_QUEUE`` windows behind. ``close`` waits for it; its first error is raised by the next
+    ``add``, by ``close`` or by ``finish``.
+    """
 
     def __init__(self, target: OutputTarget, journal: Journal):
         self.target = target
         self.journal = journal
+        self.queue: queue.Queue = queue.Queue(maxsize=COMMIT_QUEUE)
+        self.error: BaseException | None = None
+        self.committer: threading.Thread | None = None
 
     def add(self, window: Window, result, failures: list) -> None:
+        self._raise_error()
+        table = result_table(result, window)
+        if self.committer is None:
+            self.committer = threading.Thread(target=self._commit_all, name="rowpool-commit", daemon=True)
+            self.committer.start()
+        self.queue.put((window.begin, window.end, table, failures))
+
+    def _commit_all(self) -> None:
+        """The committer thread: commits queued windows until None; after an error it only drains
+        the queue (so that ``add`` never waits for a thread that stopped)."""
+        while (item := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self._commit(*item)
+                except BaseException as error:  # raised in the caller's thread
+                    self.error = error
+
+    def _commit(self, begin: int, end: int, table: pa.Table, failures: list) -> None:
         written = self.journal.path(self.journal.new_part_name() + ".tmp")
         try:
-            write_part(result_table(result, window), written)
+            write_part(table, written)
         except OSError as error:
             raise writing_error(error, written) from error
-        self.journal.commit(window.begin, window.end, written, failures)
+        self.journal.commit(begin, end, written, failures)
+
+    def _raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        """Waits until every window added is committed (or the committer failed)."""
+        if self.committer is not None:
+            self.queue.put(None)
+            self.committer.join()
+            self.committer = None
 
     def finish(self) -> None:
         """Assembles the output under its temporary name and moves it into place."""
+        self.close()
+        self._raise_error()
         parts = [self.journal.path(p.name) for p in self.journal.parts]
         try:
             assemble(parts, self.target.format, self.target.temporary)

@@ -24,6 +24,8 @@ import numpy as np
 from ..errors import EngineError
 from ._windows import Window
 
+HELD_WINDOWS = 3  # windows held for chunks (plus the read-ahead thread's: ready, and being read)
+
 
 class WindowSource:
     """Rows [start, start + rows) of the input, read window by window from ``ready``."""
@@ -112,6 +114,11 @@ class WindowSource:
     # -- the Source protocol ----------------------------------------------------------------------
     def estimated_row_bytes(self) -> int:
         return self.held[0][1].estimated_row_bytes()
+
+    def can_read(self, begin: int, end: int) -> bool:
+        """Whether rows [begin, end) are held, or reading them keeps at most HELD_WINDOWS windows
+        (while chunks are in flight: a slow first chunk must not make the job read the file)."""
+        return self._next_begin() >= self.start + end or len(self.held) < HELD_WINDOWS
 
     def chunk_parts(self, begin: int, end: int) -> list:
         pieces = self.pieces(begin, end)

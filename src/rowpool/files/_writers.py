@@ -108,7 +108,12 @@ def open_writer(fmt: str, path: str, schema: pa.Schema):
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        return _RowGroupWriter(pq.ParquetWriter(path, schema), row_group_rows(schema))
+        # Dictionaries for strings only: numbers (results, ids) rarely repeat, and building one that
+        # is then abandoned for 1M distinct values costs more than the rest of the write.
+        strings = (pa.types.is_string, pa.types.is_large_string)
+        dictionary = [f.name for f in schema if any(is_string(f.type) for is_string in strings)]
+        writer = pq.ParquetWriter(path, schema, use_dictionary=dictionary)
+        return _RowGroupWriter(writer, row_group_rows(schema))
     if fmt in ("csv", "csv.gz"):
         import pyarrow.csv as csv
 
