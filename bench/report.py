@@ -424,9 +424,10 @@ def render(results: dict, md_path: Path, plot_dir: Path) -> str:
     for name in SCENARIOS:
         if name in runs:
             out += _scenario_section(name, runs[name], md_path, plot_dir)
-    history = Path(__file__).with_name("history.md")
-    if history.exists():
-        out += [history.read_text().rstrip(), ""]
+    for written in ("scaling.md", "history.md"):  # bench/scaling.py's section, then the history
+        section = Path(__file__).with_name(written)
+        if section.exists():
+            out += [section.read_text().rstrip(), ""]
     out += _versions_table(results.get("versions", {}))
     out += _engines_table()
     out.append(PEER_NOTES)

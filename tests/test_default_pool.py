@@ -234,3 +234,17 @@ def test_the_workers_end_at_interpreter_exit():
     pids = [int(p) for p in pids_line.split()]
     assert len(pids) == 2 and verdict == "gone"
     assert wait_until(lambda: not any(map(alive, pids)), 10)
+
+
+def sleepy_pid(row):
+    time.sleep(0.01)
+    return os.getpid()
+
+
+@pytest.mark.tiny_jobs_in_process
+def test_a_job_longer_than_the_warm_budget_goes_to_the_warm_workers():
+    run_pids()
+    workers = default_pids()
+    pids = set(rowpool.apply(FRAME, sleepy_pid, workers=2))  # 0.4 s of serial work
+    assert pids & workers
+    assert default_pids() == workers
