@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import rowpool
+from rowpool.files._job import budget
 from rowpool.files._window_source import join_parts
 
 ROWS = 150_000  # several windows of max_memory="64MB" (they start small and double)
@@ -145,12 +146,14 @@ def test_a_slow_first_chunk_does_not_make_the_job_read_ahead_without_bound(tmp_p
 
     def counted(self):
         window = original(self)
-        held.append(len(self.held))
+        held.append(self.held_bytes)
         read.append(window)
         return window
 
     monkeypatch.setattr(_window_source.WindowSource, "_read", counted)
     result = rowpool.apply(path, slow_first_row, workers=2, max_memory="64MB", in_process=False)
     assert result.tolist() == (np.arange(rows) * 0.5).tolist()
-    assert len(read) > _window_source.HELD_WINDOWS + 2  # the file is more windows than are held
-    assert max(held) <= _window_source.HELD_WINDOWS + 2  # the first chunk may span small windows
+    window_bytes = budget(rowpool.files.parse_size("64MB"))[1]
+    bound = (_window_source.HELD_WINDOWS + 1) * window_bytes  # the read that passed the bound
+    assert 16 * rows > bound  # the file is more than what may be held
+    assert max(held) <= bound

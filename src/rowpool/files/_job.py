@@ -33,7 +33,7 @@ from ._windows import read_ahead
 
 ARENA_SHARE = 4  # the arena gets max_memory / ARENA_SHARE
 WINDOW_SHARE = 10  # a window's Arrow size is max_memory / WINDOW_SHARE
-ARENA_RANGE = (16 << 20, 128 << 20)
+ARENA_RANGE = (16 << 20, 128 << 20)  # at most the default pool's arena: jobs may run on it
 MIN_WINDOW_BYTES = 1 << 20
 # Windows are one job's read-ahead, not a unit of work: past a few tens of MB a larger window only
 # makes the reads that workers wait for longer (and the memory held bigger).
@@ -71,15 +71,21 @@ def budget(max_memory: int) -> tuple[int, int]:
 
 
 @contextlib.contextmanager
-def _pool(pool, workers, arena_bytes, max_worker_memory):
-    if pool is not None:
-        yield pool
-        return
-    from .._workers import WorkerPool
+def _pool(pool, workers, arena_bytes, max_worker_memory, *, default_allowed: bool = False):
+    """Where the job runs, as options: ``pool``; else rowpool's default pool when its arena fits
+    in the budget (``default_allowed``: a job that runs its first rows here while workers start,
+    then reuses warm workers); else a temporary pool with the budget's arena."""
+    from .._workers import DEFAULT_MEMORY_BUDGET, WorkerPool
 
+    if pool is not None:
+        yield {"pool": pool}
+        return
+    if default_allowed and arena_bytes >= DEFAULT_MEMORY_BUDGET:
+        yield {"workers": workers, "max_worker_memory": max_worker_memory}
+        return
     temporary = WorkerPool(workers, memory_budget=arena_bytes, max_worker_memory=max_worker_memory)
     try:
-        yield temporary
+        yield {"pool": temporary}
     finally:
         temporary.close(wait=False)
 
@@ -100,14 +106,21 @@ def _run_window(call, window, func, errors: str, options: dict):
 def run_windows(windows, start, rows, sink, call, func, *, errors, progress_bar, pool_options, options):
     """Runs rows ``start`` to ``rows`` (None: to the end) through ``call`` into ``sink``; returns
     the failures."""
-    with _pool(**pool_options) as pool, contextlib.closing(read_ahead(windows(start))) as ready:
-        if _one_job(rows, start, options):  # closing: an error here stops the read-ahead thread at once
+    one_job = _one_job(rows, start, options)
+    with (
+        _pool(**pool_options, default_allowed=one_job) as where,
+        contextlib.closing(read_ahead(windows(start))) as ready,  # an error stops the read-ahead at once
+    ):
+        if one_job:
             name = getattr(getattr(windows, "source", None), "name", "the input")
-            source = WindowSource(ready, rows - start, start, for_rows=call.__name__ == "apply", name=name)
-            return _run_job(source, sink, call, func, errors, progress_bar, dict(options, pool=pool))
+            for_rows, window_bytes = call.__name__ == "apply", getattr(windows, "window_bytes", None)
+            source = WindowSource(
+                ready, rows - start, start, for_rows=for_rows, name=name, window_bytes=window_bytes
+            )
+            return _run_job(source, sink, call, func, errors, progress_bar, dict(options, **where))
         failures = []
         for window in ready:
-            result, failed = _run_window(call, window, func, errors, dict(options, pool=pool))
+            result, failed = _run_window(call, window, func, errors, dict(options, **where))
             sink.add(window, result, failed)
             failures += failed
             if progress_bar is not None:

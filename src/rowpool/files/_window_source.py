@@ -24,13 +24,16 @@ import numpy as np
 from ..errors import EngineError
 from ._windows import Window
 
-HELD_WINDOWS = 3  # windows held for chunks (plus the read-ahead thread's: ready, and being read)
+HELD_WINDOWS = 3  # full windows' bytes held for chunks (plus the read-ahead thread's two)
 
 
 class WindowSource:
     """Rows [start, start + rows) of the input, read window by window from ``ready``."""
 
-    def __init__(self, ready: Iterator[Window], rows: int, start: int, *, for_rows: bool, name: str):
+    def __init__(
+        self, ready: Iterator[Window], rows: int, start: int, *, for_rows: bool, name: str, window_bytes=None
+    ):
+        """``window_bytes``: the size of a full window (None: windows are views, hold any number)."""
         from .._pandas.source import FrameSource
 
         # Extension columns travel pickled: a window's cells would differ from the job's layout.
@@ -41,6 +44,8 @@ class WindowSource:
         self.for_rows = for_rows
         self.name = name
         self.held: deque = deque()  # (window, its FrameSource), in row order
+        self.held_bytes = 0
+        self.max_held_bytes = None if window_bytes is None else HELD_WINDOWS * window_bytes
         first = self._read()
         self.first_frame = first.frame
         self.schema = self.held[0][1].schema
@@ -54,6 +59,7 @@ class WindowSource:
         if hasattr(self, "schema"):
             source = self._with_job_layout(window, source)
         self.held.append((window, source))
+        self.held_bytes += _frame_bytes(window.frame)
         return window
 
     def _next_begin(self) -> int:
@@ -109,16 +115,17 @@ class WindowSource:
     def release(self, end: int) -> None:
         """The sink wrote every input row before ``end`` (absolute): their windows can go."""
         while len(self.held) > 1 and self.held[0][0].end <= end:
-            self.held.popleft()
+            self.held_bytes -= _frame_bytes(self.held.popleft()[0].frame)
 
     # -- the Source protocol ----------------------------------------------------------------------
     def estimated_row_bytes(self) -> int:
         return self.held[0][1].estimated_row_bytes()
 
     def can_read(self, begin: int, end: int) -> bool:
-        """Whether rows [begin, end) are held, or reading them keeps at most HELD_WINDOWS windows
+        """Whether rows [begin, end) are held, or the windows held are less than HELD_WINDOWS full ones
         (while chunks are in flight: a slow first chunk must not make the job read the file)."""
-        return self._next_begin() >= self.start + end or len(self.held) < HELD_WINDOWS
+        held = self._next_begin() >= self.start + end
+        return held or self.max_held_bytes is None or self.held_bytes < self.max_held_bytes
 
     def chunk_parts(self, begin: int, end: int) -> list:
         pieces = self.pieces(begin, end)
@@ -149,6 +156,10 @@ class WindowSource:
 
     def labels(self, begin: int, end: int) -> list:
         return [label for w, _s, lo, hi in self.pieces(begin, end) for label in w.frame.index[lo:hi]]
+
+
+def _frame_bytes(frame) -> int:
+    return int(frame.memory_usage(index=False, deep=False).sum())
 
 
 def join_parts(layout: list, parts: list[list], lengths: list[int]) -> list:
