@@ -101,6 +101,24 @@ def test_the_jobs_span_several_windows(inputs, kind):
     assert windows[-1].end == ROWS
 
 
+def test_extension_columns_over_many_windows_read_like_pandas(pool, frame, tmp_path):
+    """tz-aware, categorical (categories that differ window by window) and nullable columns: a
+    file's windows keep one layout, so these travel pickled there, not as cells."""
+    rows = len(frame)
+    extended = frame.assign(
+        t=pd.date_range("2020", periods=rows, freq="s", tz="Europe/Paris"),
+        c=pd.Categorical(np.where(np.arange(rows) < rows // 2, "x", "y")),
+        m=pd.array(np.where(frame["id"] % 7 == 0, None, frame["id"]), dtype="Int64"),
+    )
+    path = str(tmp_path / "extension.parquet")
+    pq.write_table(pa.Table.from_pandas(extended, preserve_index=False), path, row_group_size=7_000)
+    func = lambda r: f"{r['t']}|{r['c']}|{r['m']}"  # noqa: E731
+    _, window_bytes = budget(64 * 10**6)
+    assert len(list(open_source(path, None, [], window_bytes).windows(0))) >= 3
+    result = rowpool.apply(path, func, max_memory="64MB", pool=pool)
+    assert result.tolist() == pd.read_parquet(path).apply(func, axis=1).tolist()
+
+
 def test_a_dataset_is_read_in_order(pool, inputs, expected):
     result = rowpool.apply(ds.dataset(inputs["directory"]), row_function, max_memory="64MB", pool=pool)
     pd.testing.assert_series_equal(result, expected, check_names=False)
