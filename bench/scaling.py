@@ -5,11 +5,12 @@
                                                          # DIR/plots/scaling.png
 
 Each point is a fresh process (``measure.run_measured`` samples its whole tree) that builds the
-frame, then calls ``rowpool.apply(df, scaling_row, workers=w, in_process=False)`` twice (every
-row in a worker, also for the smallest frames): the first call starts the
-default pool's workers (cold), the second reuses them (warm). Reported: rows/s of each call, µs per
-row of the warm call, the frame's bytes and the tree's peak PSS, and peak PSS minus the frame (what
-rowpool adds). The row function reads two fields, as most row functions read few of many.
+frame, then calls ``rowpool.apply(df, scaling_row, workers=w, in_process=False)`` twice (every row
+in a worker, also for the smallest frames): the first call starts the default pool's workers
+(cold), the second reuses them (warm). Reported: rows/s of each call, µs per row of the warm call,
+the frame's bytes, the tree's peak PSS while the calls run (the frame's construction excluded),
+and peak PSS minus the frame (what rowpool adds). The row function reads two fields, as most row
+functions read few of many.
 ``scaling.md`` (the table and the plot) becomes a section of BENCHMARKS.md (``report.py``).
 """
 
@@ -48,7 +49,7 @@ def child(rows: int, columns: int, workers: int, out: Path) -> None:
     import rowpool
 
     rng = np.random.default_rng(0)
-    df = pd.DataFrame(rng.random((rows, columns)), columns=[f"c{i}" for i in range(columns)])
+    df = pd.DataFrame(rng.random((rows, columns)), columns=[f"c{i}" for i in range(columns)], copy=False)
     timing = {"frame_bytes": int(df.memory_usage(deep=True).sum()), "built": time.monotonic()}
     for call in ("cold", "warm"):
         started = time.perf_counter()
@@ -78,7 +79,9 @@ def measure(rows: int, columns: int, workers: int) -> dict:
         if outcome.returncode != 0:
             raise RuntimeError(f"{rows} x {columns}, {workers} workers failed:\n{outcome.stderr[-2000:]}")
         timing = json.loads(out.read_text())
-    peak = max((s.memory for s in outcome.sampler.samples), default=0)
+    # The peak while rowpool runs (monotonic clocks are system-wide): building the frame is not ours.
+    during = [s.memory for s in outcome.sampler.samples if timing["built"] <= s.t <= timing["done"]]
+    peak = max(during, default=0)
     return {
         "rows": rows,
         "columns": columns,
@@ -180,7 +183,7 @@ def section(points: list[dict]) -> str:
             "## scaling (issue 18 item 4)",
             "",
             "`python bench/scaling.py` — "
-            + (__doc__ or "").split("\n\n")[1].replace("\n", " ").strip()
+            + (__doc__ or "").split("\n\n")[2].replace("\n", " ").strip()
             + f" Measured {time.strftime('%Y-%m-%d')}, load average {load:.1f} on "
             + f"{os.cpu_count()} cores at the end.",
             "",
