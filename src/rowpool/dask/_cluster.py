@@ -93,7 +93,14 @@ def _frame_parts(client, frame):
     """submit-ready loader: the part's slice of ``frame``, scattered to a worker (again when lost)."""
 
     def load(part):
-        return client.scatter(frame.iloc[part.begin : part.end], hash=False)
+        failures = 0
+        while True:
+            try:
+                return client.scatter(frame.iloc[part.begin : part.end], hash=False)
+            except OSError:  # distributed's CommClosedError: the worker it went to died meanwhile
+                failures += 1
+                if failures > MAX_RESUBMITS:
+                    raise
 
     return load
 
