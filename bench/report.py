@@ -424,7 +424,7 @@ def render(results: dict, md_path: Path, plot_dir: Path) -> str:
     for name in SCENARIOS:
         if name in runs:
             out += _scenario_section(name, runs[name], md_path, plot_dir)
-    for written in ("scaling.md", "history.md"):  # bench/scaling.py's section, then the history
+    for written in ("scaling.md", "outofcore.md", "history.md"):  # scaling.py's, outofcore.py's, history
         section = Path(__file__).with_name(written)
         if section.exists():
             out += [section.read_text().rstrip(), ""]
