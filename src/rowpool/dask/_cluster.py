@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from ..errors import EngineError
 from ..files._api import parse_size
 from ..files._job import budget
 from ..progress import make_progress
@@ -62,14 +63,17 @@ def drive(client, submit, parts, bar=None) -> dict:
             if bar is not None:
                 bar.update(part.end - part.begin)
         else:
-            error = future.exception()
+            error = future.exception()  # None when cancelled (its data or worker gone)
             if _lost(future, error) and attempts[part.number] < MAX_RESUBMITS:
                 attempts[part.number] += 1
                 retry = submit(part)
                 futures[retry] = part
                 running.add(retry)
                 continue
-            failed[part.number] = error
+            failed[part.number] = error or EngineError(
+                f"rows {part.begin} to {part.end - 1} were lost with their Dask worker "
+                f"{MAX_RESUBMITS + 1} times"
+            )
             for later, other in list(futures.items()):
                 if other.number > min(failed):
                     later.cancel()
