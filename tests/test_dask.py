@@ -83,8 +83,13 @@ def client():
         _clients.append(c)
         yield c
         _clients.clear()
-    # LocalCluster started multiprocessing's resource tracker in this process; it would outlive
-    # the module (conftest checks that nothing does).
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _stop_resource_tracker():
+    """A LocalCluster starts multiprocessing's resource tracker in this process; it would outlive
+    the module (conftest checks after the module's fixtures that nothing does)."""
+    yield
     from multiprocessing import resource_tracker
 
     resource_tracker._resource_tracker._stop()
