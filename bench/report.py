@@ -424,8 +424,8 @@ def render(results: dict, md_path: Path, plot_dir: Path) -> str:
     for name in SCENARIOS:
         if name in runs:
             out += _scenario_section(name, runs[name], md_path, plot_dir)
-    for written in ("scaling.md", "outofcore.md", "history.md"):  # scaling.py's, outofcore.py's, history
-        section = Path(__file__).with_name(written)
+    for written in ("scaling.md", "outofcore.md", "history.md", "pandas-integration.md"):
+        section = Path(__file__).with_name(written)  # scaling.py's, outofcore.py's, by hand, issue 16's
         if section.exists():
             out += [section.read_text().rstrip(), ""]
     out += _versions_table(results.get("versions", {}))
