@@ -23,7 +23,7 @@ import threading
 try:
     from distributed import WorkerPlugin, get_worker
 except ImportError:  # dask without distributed: only dask's local schedulers run partitions
-    WorkerPlugin, get_worker = object, None
+    WorkerPlugin, get_worker = object, None  # type: ignore[misc,assignment]
 
 from .._checks import MIN_WORKER_MEMORY
 from ..pool import Pool
