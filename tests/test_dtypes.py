@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -570,3 +571,16 @@ def test_property_numpy_scalar_results_like_pandas(pool, values, chunk_rows):
     boxed = [v if v is None else np.asarray(v)[()] for v in values]
     df = pd.DataFrame({"k": np.arange(len(values))})
     check(pool, df, lambda r: boxed[r["k"]], chunk_rows=chunk_rows)
+
+
+@pytest.mark.parametrize("row_type", ["row", "series"])
+def test_rows_take_pandas_interleaved_dtype_when_the_first_row_differs(row_type):
+    """An all-NaN categorical of ints beside an int column: the first row is float64, but pandas
+    fills the rows from ``frame.values``, int64 (NaN cast to int64's minimum): rowpool does too."""
+    df = pd.DataFrame({"c": pd.Categorical([None, None, None], categories=[1, 2]), "i": [1, 2, 3]})
+    for probe in (lambda r: r["c"], lambda r: type(r["i"]).__name__):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # pandas' own NaN-to-int cast
+            expected = df.apply(probe, axis=1)
+            got = rowpool.apply(df, probe, workers=2, chunk_rows=1, in_process=False, row_type=row_type)
+        pd.testing.assert_series_equal(got, expected)

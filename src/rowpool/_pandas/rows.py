@@ -112,6 +112,8 @@ def row_values(native, row_dtype) -> list:
             return list(native)  # numpy scalars (objects for object columns), as pandas hands out
         if isinstance(row_dtype, np.dtype):
             return list(native.astype(row_dtype))
+    if not isinstance(native, np.ndarray) and isinstance(row_dtype, np.dtype) and row_dtype.kind in "biufc":
+        return list(native.to_numpy(dtype=row_dtype))  # as pandas interleaves an extension block
     import pandas as pd
 
     array = pd.array(native, copy=False) if isinstance(native, np.ndarray) else native

@@ -150,7 +150,13 @@ class FrameSource:
         """The dtype pandas gives the row Series of this frame (its interleaved dtype)."""
         if self.rows == 0 or self.width == 0:
             return np.dtype(object)
-        return self.frame.iloc[0].dtype
+        dtype = self.frame.iloc[0].dtype
+        if isinstance(dtype, np.dtype):
+            # pandas fills rows of a numpy dtype from ``frame.values``, whose interleaved dtype can
+            # differ from the first row's (an all-NaN categorical of ints beside ints: int64, not
+            # float64); it depends on the blocks' dtypes only, so one row tells it.
+            return self.frame.iloc[:1].to_numpy().dtype
+        return dtype
 
     def estimated_row_bytes(self) -> int:
         raw = sum(dtype.itemsize * len(cols) for _, dtype, cols, _ in self.layout if dtype is not None)
