@@ -391,3 +391,30 @@ def test_max_worker_memory_leaves_room_for_the_worker_itself():
     with pytest.raises(ValueError, match="max_worker_memory") as info:
         rowpool.Pool(2, max_worker_memory=40 << 20)
     assert "worker itself" in str(info.value)
+
+
+@pytest.mark.parametrize("call", ["map_batches", "apply"])
+def test_a_forked_child_returning_in_the_calling_process_ends_there(tmp_path, call):
+    """With rows run in the calling process (in_process=True), a fork's child returning from func
+    ends at once, as in a worker: it never runs the caller's program on (here: prints twice)."""
+    script = tmp_path / "forks.py"
+    script.write_text(
+        "import os, sys\n"
+        "import numpy as np, pandas as pd, rowpool\n"
+        "def batch(chunk):\n"
+        "    if 7 in chunk['a'].values:\n"
+        "        os.fork()\n"
+        "    return chunk['a'] * 2\n"
+        "def row(r):\n"
+        "    if r['a'] == 7:\n"
+        "        os.fork()\n"
+        "    return r['a'] * 2\n"
+        "df = pd.DataFrame({'a': np.arange(50)})\n"
+        f"result = rowpool.{call}(df, batch if '{call}' == 'map_batches' else row, chunk_rows=5,"
+        " in_process=True)\n"
+        "assert result.tolist() == (df['a'] * 2).tolist()\n"
+        "print('done', flush=True)\n"
+    )
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["done"]

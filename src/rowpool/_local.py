@@ -26,7 +26,7 @@ from ._results import ChunkResults, run_here
 from ._sink import Collector
 from ._source import Source
 from ._spec import JobSpec, Options
-from ._worker import _describe, _describe_pickled, _encode
+from ._worker import _describe, _describe_pickled, _encode, call_batch
 from .errors import InitError
 
 START_SECONDS = 0.2  # what starting the default pool's workers costs, until a start was measured
@@ -154,8 +154,10 @@ class LocalRun:
         spec = self.spec
         if spec.mode == "batches":
             # The batch's value stays here as it is: a worker pickles it only to send it.
+            # A fork's child returning from func ends in call_batch, as in a worker: it never
+            # runs the caller's program on.
             try:
-                value = spec.func(piece, *context.call_args, **spec.kwargs)
+                value = call_batch(spec.func, piece, context.call_args, spec.kwargs or {})
             except Exception as exc:  # noqa: BLE001 - recorded like a worker's failure
                 return ChunkResults.failed(1, _describe(exc))
             return ChunkResults.holding(value)

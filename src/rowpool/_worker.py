@@ -89,7 +89,6 @@ class Worker:
         self.memory = memory
         self.context: JobContext | None = None
         self.imports = DeferringFinder().install()
-        self.pid = os.getpid()
 
     def serve(self) -> int:
         # QueueClosed: the parent is done with us (it stopped the job, or closed the pool while a
@@ -156,14 +155,23 @@ class Worker:
             run_rows(context, chunk, progress, results)
         else:
             run_batch(context, chunk, progress, results)
-        if os.getpid() != self.pid:
-            # The function forked and this is the child returning from it: the chunk and the
-            # queue are the worker's. (The row loop does the same in C++ after each row.)
-            os._exit(0)
         elapsed_ns = int((time.perf_counter() - started) * 1e9)
         flags = _protocol.IMPORTED if len(sys.modules) != modules else 0
         del chunk, results  # views into the arena: drop them before the parent reuses the block
         self.queue.send(_protocol.RESULT, flags, chunk_id, 0, elapsed_ns, b"")
+
+
+def call_batch(func, frame, args: tuple, kwargs: dict):
+    """``func(frame, *args, **kwargs)``. If ``func`` forked, the child returning from it (or
+    raising) ends here, before it writes anything: the chunk, its result area and the queue belong
+    to the process that forked, which may have moved on to another chunk in the same memory. (The
+    row loop does the same in C++ after each row.)"""
+    pid = os.getpid()
+    try:
+        return func(frame, *args, **kwargs)
+    finally:
+        if os.getpid() != pid:
+            os._exit(0)
 
 
 def run_batch(context: JobContext, chunk, progress, results) -> None:
@@ -173,7 +181,7 @@ def run_batch(context: JobContext, chunk, progress, results) -> None:
     try:
         frame = chunk_frame(context, chunk)
         progress.view("<i8")[0] = 1  # the batch runs: a death from now on is its own
-        value = spec.func(frame, *context.call_args, **(spec.kwargs or {}))
+        value = call_batch(spec.func, frame, context.call_args, spec.kwargs or {})
     except BaseException as exc:  # noqa: BLE001 - the parent decides what to do with it
         results.fail(0, exc)
         return
