@@ -92,7 +92,10 @@ def test_a_failing_row_commits_only_the_windows_before_it(mixed, tmp_path):
     assert pq.read_table(output).column("result").to_pylist() == (np.arange(ROWS) * 0.5).tolist()
 
 
-STRINGS = pd.StringDtype("pyarrow", na_value=np.nan)
+try:  # pandas' str dtype (Arrow-backed, NaN for missing values)
+    STRINGS = pd.StringDtype("pyarrow", na_value=np.nan)
+except TypeError:  # pandas 2.2 spells it this way
+    STRINGS = pd.StringDtype("pyarrow_numpy")
 
 
 def test_join_parts_joins_every_kind_of_part():
