@@ -581,6 +581,11 @@ def test_rows_take_pandas_interleaved_dtype_when_the_first_row_differs(row_type)
     for probe in (lambda r: r["c"], lambda r: type(r["i"]).__name__):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # pandas' own NaN-to-int cast
-            expected = df.apply(probe, axis=1)
+            try:
+                expected = df.apply(probe, axis=1)
+            except ValueError:  # pandas 2.2 cannot build the first row: neither can rowpool
+                with pytest.raises(ValueError):
+                    rowpool.apply(df, probe, workers=2, chunk_rows=1, in_process=False, row_type=row_type)
+                continue
             got = rowpool.apply(df, probe, workers=2, chunk_rows=1, in_process=False, row_type=row_type)
         pd.testing.assert_series_equal(got, expected)

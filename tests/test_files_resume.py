@@ -121,11 +121,13 @@ def test_resume_after_sigkill_at_many_points_gives_the_same_bytes(source, refere
     for point in range(KILL_POINTS):
         output = str(tmp_path / f"out-{point}.parquet")
         first_log, second_log = str(tmp_path / f"first-{point}.log"), str(tmp_path / f"second-{point}.log")
-        # A random delay into the next window; where the job outran it, the kill lands right
-        # after the ``point``-th commit instead, so every point is a real mid-job kill.
-        if not _kill_after(
+        # A random delay into the next window; where the job outran it (it exited, or had
+        # renamed its complete output when the kill landed), the kill lands right after the
+        # ``point``-th commit instead, so every point is a real mid-job kill.
+        killed = _kill_after(
             _start(source, output, first_log, resume=False), output, point, rng.uniform(0, 0.3)
-        ):
+        )
+        if not killed or os.path.exists(output):
             for leftover in (output, first_log):
                 os.remove(leftover)
             shutil.rmtree(resume_dir(output), ignore_errors=True)
