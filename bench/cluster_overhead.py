@@ -54,9 +54,9 @@ def _task_bytes(df, parts: int) -> dict:
 
 def measure(rows: int, partitions: int, workers: int) -> dict:
     import dask.dataframe as dd
-    from distributed import Client, LocalCluster
 
     import rowpool
+    from bench.engines import local_cluster
     from bench.scenarios import apply_rows, mixed_frame, overhead_row
 
     df = mixed_frame(rows)
@@ -67,17 +67,7 @@ def measure(rows: int, partitions: int, workers: int) -> dict:
         "dask": lambda ddf: ddf.map_partitions(chunk, meta=meta),
     }
     out = {"rows": rows, "partitions": partitions, "workers": workers, "few": FEW}
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            silence_logs=40,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_cluster(workers) as client:
         warm = dd.from_pandas(df.iloc[: 4 * workers], npartitions=2 * workers)
         for way in ways.values():
             client.compute(way(warm)).result()

@@ -121,7 +121,7 @@ CLUSTER_PARTITIONS_PER_WORKER = 4
 
 
 @contextlib.contextmanager
-def _local_cluster(workers: int):
+def local_cluster(workers: int):
     """A Dask LocalCluster of ``workers`` worker processes x 1 thread, on loopback, and its client."""
     from distributed import Client, LocalCluster
 
@@ -153,7 +153,7 @@ def _cluster_session(compute_of: Callable, warm: bool) -> Session:
     @contextlib.contextmanager
     def session(job: Job, workers: int) -> Iterator[Call]:
         lazy = compute_of(job)
-        with _local_cluster(workers) as client:
+        with local_cluster(workers) as client:
             if warm:
                 tiny = pd.DataFrame({"v": range(4 * workers)})
                 client.compute(_cluster_frame(tiny, workers).map_partitions(len)).result()
