@@ -424,8 +424,9 @@ def render(results: dict, md_path: Path, plot_dir: Path) -> str:
     for name in SCENARIOS:
         if name in runs:
             out += _scenario_section(name, runs[name], md_path, plot_dir)
-    for written in ("scaling.md", "outofcore.md", "history.md", "pandas-integration.md"):
-        section = Path(__file__).with_name(written)  # scaling.py's, outofcore.py's, by hand, issue 16's
+    # Written by scaling.py, by outofcore.py, and by hand (cluster runs, history, issue 16's runs).
+    for written in ("scaling.md", "outofcore.md", "cluster.md", "history.md", "pandas-integration.md"):
+        section = Path(__file__).with_name(written)
         if section.exists():
             out += [section.read_text().rstrip(), ""]
     out += _versions_table(results.get("versions", {}))
