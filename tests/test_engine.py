@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import numpy as np
@@ -114,3 +115,13 @@ def test_engine_errors_option_applies():
 def test_engine_on_pandas_2_says_the_hook_needs_pandas_3():
     with pytest.raises(ImportError, match="needs pandas >= 3.0"):
         rowpool.engine(workers=2)
+
+
+def test_series_apply_has_no_engine_hook_and_hands_engine_to_func():
+    # pandas 3.1 routes engine= to __pandas_udf__ from DataFrame.apply and Series.map
+    # only; Series.apply passes it on to func like any keyword. A pandas that adds the hook to
+    # Series.apply fails here: then check that rowpool's engine serves it, and update the README
+    # and rowpool.engine's docstring.
+    assert "engine" not in inspect.signature(pd.Series.apply).parameters
+    got = pd.Series([1.0, 2.0]).apply(lambda x, **kwargs: (x, kwargs), engine=rowpool.engine)
+    assert got.tolist() == [(1.0, {"engine": rowpool.engine}), (2.0, {"engine": rowpool.engine})]

@@ -8,6 +8,11 @@ pandas hands an engine's ``__pandas_udf__`` (a ``BaseExecutionEngine``) the data
 its arguments, and the engine object itself as ``decorator``: that object carries the options
 given to ``rowpool.engine(...)``. Column-wise applies (``axis=0``) call ``func`` once per column,
 too few calls to spread: they run in pandas in the calling process.
+
+pandas 3.1 calls the hook from ``DataFrame.apply`` and ``Series.map`` only. ``Series.apply``
+has no ``engine=`` argument: it passes ``engine=rowpool.engine`` on to ``func`` as a keyword
+argument, like any other (``tests/test_engine.py`` pins this, so a pandas that adds the hook there
+shows up).
 """
 
 from __future__ import annotations
@@ -114,6 +119,10 @@ def engine(**options: Any) -> Engine:
         df.apply(func, axis=1, engine=rowpool.engine)
         df.apply(func, axis=1, engine=rowpool.engine(workers=4, errors="coerce"))
         series.map(func, engine=rowpool.engine)
+
+    pandas takes the hook in ``DataFrame.apply`` and ``Series.map`` only: ``Series.apply`` has no
+    ``engine=`` argument and passes ``engine=...`` on to ``func`` as a keyword argument (use
+    ``series.map(func, engine=rowpool.engine)``).
 
     On pandas 2 raises ImportError: pandas' engine hook (``__pandas_udf__``) needs pandas 3.
     """
