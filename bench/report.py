@@ -177,6 +177,11 @@ def _dtypes_bar(runs: dict) -> tuple[str, bool] | None:
     return None if ratio is None else (f"{ratio:.1f}x serial (cold)", ratio >= 25)
 
 
+def _tiny_bar(runs: dict) -> tuple[str, bool] | None:
+    ratio = _ratio_to_serial(runs, "tiny", "rowpool")
+    return None if ratio is None else (f"{1 / ratio:.2f}x serial's wall (cold)", 1 / ratio <= 1.1)
+
+
 def _efficiency_bar(scenario: str, floor: float) -> Callable[[dict], tuple[str, bool] | None]:
     def check(runs: dict) -> tuple[str, bool] | None:
         row = _rowpool(runs, scenario)
@@ -218,6 +223,7 @@ BARS = (
         _overhead_bar,
     ),
     Bar("dtypes", "dtypes", ">= 25x serial (cold)", _dtypes_bar),
+    Bar("tiny", "tiny", "10,000 x 1,000, trivial function, cold, <= 1.1x serial", _tiny_bar),
     # Issue 6 tightened DESIGN's 0.95 and 0.90.
     Bar("heavy", "heavy", "parallel efficiency >= 0.97", _efficiency_bar("heavy", 0.97)),
     Bar("skew", "skew", "parallel efficiency >= 0.95", _efficiency_bar("skew", 0.95)),

@@ -294,6 +294,16 @@ SCENARIOS: dict[str, Scenario] = {
             timeout_s=300,
         ),
         Scenario(
+            name="tiny",
+            summary="the seed's frame and function as a row job: rowpool.apply(df, seed_row) on a "
+            "cold call (a job too small to be worth starting workers)",
+            make=lambda n: float_frame(n, 1000),
+            job=Job(seed_row),
+            rows=10_000,
+            smoke_rows=1_000,
+            timeout_s=300,
+        ),
+        Scenario(
             name="bigmem",
             summary="1,000 float columns (~4 GB at full size), row function reads 10 fields",
             make=lambda n: float_frame(n, 1000),
