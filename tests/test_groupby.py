@@ -170,3 +170,21 @@ def test_accessor(pool):
     func = FUNCS["named"]
     got = FRAME.rowpool.groupby("k", dropna=False).apply(func, include_groups=False, pool=pool)
     _assert_same(got, FRAME.groupby("k", dropna=False).apply(func, include_groups=False))
+
+
+def test_group_bigger_than_the_memory_budget_is_named():
+    """A group reaches its worker whole: one that needs more shared memory than the pool's budget
+    raises BudgetExceeded naming the group and what to do (not rows of the regrouped table)."""
+    sizes = {"big": 150_000, "small": 10, "tiny": 3}
+    frame = pd.DataFrame({"g": np.repeat(list(sizes), list(sizes.values())), "x": 1.0})
+    with rowpool.Pool(workers=1, memory_budget=1 << 20) as pool:
+        with pytest.raises(
+            rowpool.BudgetExceeded, match=r"the group 'big' \(150000 rows\).*alone.*memory_budget"
+        ):
+            groupby_apply(frame, "g", len, pool=pool)
+        pairs = pd.DataFrame({"g": np.repeat(np.arange(4), 40_000), "x": 1.0})
+        with pytest.raises(
+            rowpool.BudgetExceeded, match=r"the 2 groups 0, 1 \(80000 rows\).*lower chunk_rows"
+        ):
+            groupby_apply(pairs, "g", len, pool=pool, chunk_rows=2)
+        assert groupby_apply(pairs, "g", len, pool=pool, chunk_rows=1).tolist() == [40_000] * 4

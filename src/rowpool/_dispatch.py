@@ -188,9 +188,13 @@ class Dispatcher(Limits):
         try:
             return self.pool.arena.allocate(total)
         except BudgetExceeded as exc:
+            explain = getattr(self.source, "too_big", None)  # optional, see _source
+            capacity = self.pool.arena.capacity
             raise BudgetExceeded(
-                f"rows {rows.begin}..{rows.end - 1} need {total} bytes of shared memory, more than the "
-                f"budget of {self.pool.arena.capacity} bytes; raise memory_budget or lower chunk_rows"
+                explain(rows.begin, rows.end, total, capacity)
+                if explain is not None
+                else f"rows {rows.begin}..{rows.end - 1} need {total} bytes of shared memory, more than "
+                f"the budget of {capacity} bytes; raise memory_budget or lower chunk_rows"
             ) from exc
 
     def send_task(self, worker: int, task: Task, record: bytes) -> None:

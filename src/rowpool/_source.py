@@ -15,6 +15,8 @@ the workers (inside the JobSpec) so that they can decode each chunk.
         def local_frame(self, begin, end)           # the rows as map_batches' function takes them
         def label(self, position)                   # a row's label (error messages)
         def labels(self, begin, end) -> list        # rows' labels (WorkerLost.rows)
+        def too_big(self, begin, end, needed, budget) -> str  # optional; rows [begin, end) need
+                                                    # more arena bytes than the budget: why, and what to do
 
 ``can_read`` lets a source that reads its rows as they are asked for (a file) bound what it holds:
 while it says False (asked only while chunks are in flight) the dispatcher waits for a result.

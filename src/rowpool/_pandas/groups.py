@@ -143,3 +143,21 @@ class GroupTable:
     def labels(self, begin: int, end: int) -> list:
         """The keys of groups [begin, end)."""
         return [self.label(position) for position in range(begin, end)]
+
+    def too_big(self, begin: int, end: int, needed: int, budget: int) -> str:
+        """Why groups [begin, end) cannot reach a worker (they need more shared memory than the
+        pool's budget), and what to do: a group is never split."""
+        rows = int(self.bounds[end] - self.bounds[begin])
+        if end - begin == 1:
+            return (
+                f"the group {self.label(begin)!r} ({rows} rows) needs {needed} bytes of shared memory, "
+                f"more than the budget of {budget} bytes: a group reaches its worker whole, so this "
+                f"group alone is too big; raise memory_budget (rowpool.Pool(memory_budget=...))"
+            )
+        keys = self.labels(begin, min(end, begin + 3))
+        return (
+            f"the {end - begin} groups {', '.join(map(repr, keys))}{', ...' if end - begin > 3 else ''} "
+            f"({rows} rows) need {needed} bytes of shared memory, more than the budget of {budget} "
+            f"bytes; lower chunk_rows (groups per chunk) or raise memory_budget "
+            f"(rowpool.Pool(memory_budget=...))"
+        )
