@@ -108,13 +108,40 @@ def test_every_group_once_and_whole_in_workers(pool):
     assert not (got["pid"] == __import__("os").getpid()).any()
 
 
-def test_largest_group_first():
-    sizes = [1, 50, 3, 3, 200, 2]
+def test_largest_group_first_after_a_few_typical_ones():
+    sizes = [1, 50, 3, 3, 200, 2, 4, 7, 9, 1, 6]
     frame = pd.DataFrame({"g": np.repeat(np.arange(len(sizes)), sizes), "x": 1.0})
     grouped = GroupedFrame(frame.groupby("g"), include_groups=False)
-    assert grouped.order.tolist() == [4, 1, 2, 3, 5, 0]
-    assert np.diff(grouped.bounds).tolist() == [200, 50, 3, 3, 2, 1]
+    # Largest first: 4, 1, 8, 7, 10, 6, 2, 3, 5, 0, 9; the median-sized 6, 2, 3, 5 lead (what the
+    # calling process runs to price the job), then the rest, largest first.
+    assert grouped.order.tolist() == [6, 2, 3, 5, 4, 1, 8, 7, 10, 0, 9]
+    assert np.diff(grouped.bounds).tolist() == [4, 3, 3, 2, 200, 50, 9, 7, 6, 1, 1]
     assert (grouped.frame["x"] == 1.0).all() and len(grouped.frame) == sum(sizes)
+    two = GroupedFrame(frame[frame["g"].isin([1, 4])].groupby("g"), include_groups=False)
+    assert two.order.tolist() == [0, 1]  # the smaller first, then the larger
+
+
+def _sleep_per_row(group):
+    import os
+    import time
+
+    started = time.monotonic()
+    time.sleep(0.001 * len(group))
+    return pd.Series({"rows": len(group), "pid": os.getpid(), "started": started})
+
+
+@pytest.mark.tiny_jobs_in_process
+def test_largest_group_starts_on_a_worker_not_in_the_calling_process():
+    """A job too big to finish in the calling process: the largest group (half of the job's
+    cost) must not run there serially before any worker starts; it starts on a worker, in the
+    first chunk it gets, behind at most a few typical groups."""
+    sizes = [400] + [2, 3, 4, 5] * 25
+    frame = pd.DataFrame({"g": np.repeat(np.arange(len(sizes)), sizes), "x": 1.0})
+    got = groupby_apply(frame, "g", _sleep_per_row, workers=2)
+    big = got.loc[0]
+    assert big["pid"] != __import__("os").getpid()
+    before = got[(got["pid"] == big["pid"]) & (got["started"] < big["started"])]
+    assert len(before) <= 4 and (before["rows"] <= 5).all()
 
 
 def _fails_on_b(group):
@@ -184,7 +211,7 @@ def test_group_bigger_than_the_memory_budget_is_named():
             groupby_apply(frame, "g", len, pool=pool)
         pairs = pd.DataFrame({"g": np.repeat(np.arange(4), 40_000), "x": 1.0})
         with pytest.raises(
-            rowpool.BudgetExceeded, match=r"the 2 groups 0, 1 \(80000 rows\).*lower chunk_rows"
+            rowpool.BudgetExceeded, match=r"the 2 groups \d, \d \(80000 rows\).*lower chunk_rows"
         ):
             groupby_apply(pairs, "g", len, pool=pool, chunk_rows=2)
         assert groupby_apply(pairs, "g", len, pool=pool, chunk_rows=1).tolist() == [40_000] * 4

@@ -3,11 +3,12 @@
 Starting the default pool's workers (fresh interpreters) costs a fraction of a second, more on a
 busy machine; handing a job to them once they are warm costs milliseconds. Each start, cold or
 warm, is measured (``record_start``), and a job whose serial cost is below what recent starts of
-its kind cost finishes sooner without them. The cost is measured, not guessed: the
-first rows run here, in pieces that grow while their measured cost, projected over the whole job,
-stays within the budget. Once the projection passes it, the rows not run yet go to workers: every
-row still runs exactly once. Rows are built from the same Chunk and by the same C++ row loop as in a
-worker, so results, dtypes and failure records are the same.
+its kind cost finishes sooner without them. The cost is measured, not guessed: the first rows run
+here, in pieces that grow while their measured cost, projected over the whole job, stays within
+the budget (rows priced by their weight where the source gives one: a group by its rows). Once the
+projection passes it, or a piece alone would pass it, the rows not run yet go to workers: every
+row still runs exactly once. Rows are built from the same Chunk and by the same C++ row loop as in
+a worker, so results, dtypes and failure records are the same.
 
 Nothing runs here with ``pool=`` (the caller chose warm workers), ``timeout=`` or
 ``max_worker_memory=`` (only a worker can be stopped), or ``in_process=False``. A row that crashes
@@ -17,6 +18,7 @@ keeps every row in a worker.
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import time
@@ -80,6 +82,24 @@ def in_process_budget(options: Options, *, pool_given: bool, warm: bool = False)
     return start_seconds(warm)
 
 
+class Weights:
+    """What the rows of a source cost relative to each other: one each, unless the source has
+    ``weight_bounds`` (optional, see ``_source``: a group weighs its rows)."""
+
+    def __init__(self, source: Source):
+        self.bounds = getattr(source, "weight_bounds", None)
+
+    def of(self, begin: int, end: int) -> int:
+        """The weight of rows [begin, end)."""
+        return end - begin if self.bounds is None else int(self.bounds[end] - self.bounds[begin])
+
+    def rows_within(self, begin: int, weight: float) -> int:
+        """How many rows from ``begin`` on weigh at most ``weight`` together."""
+        if self.bounds is None:
+            return int(weight)
+        return bisect.bisect_right(self.bounds, self.bounds[begin] + weight) - 1 - begin
+
+
 class LocalRun:
     """Runs the first rows of a job in this process while its projected serial cost stays within
     ``budget`` seconds, their results (in the workers' format) handed to ``collector``;
@@ -112,10 +132,15 @@ class LocalRun:
             error.worker_traceback = _describe(exc)[2]
             raise error from exc
         rows = self.source.rows
+        weights = Weights(self.source)
+        total = weights.of(0, rows)
         size = self.fixed_rows or 1
-        best_rate = math.inf  # seconds per row of the fastest piece after the first
+        best_rate = math.inf  # seconds per unit of weight of the fastest piece after the first
+        per_unit = 0.0  # what a unit of weight costs, once a piece ran
         while self.next_row < rows:
             begin, end = self.next_row, min(rows, self.next_row + size)
+            if per_unit and self.seconds + per_unit * weights.of(begin, end) > self.budget:
+                return  # a piece (a big group) that alone would take the run past the budget
             piece = self.piece(begin, end)
             started = time.perf_counter()  # the cost of rows, without the piece's own overhead
             outcome = self.run_piece(context, piece, end - begin)
@@ -131,14 +156,15 @@ class LocalRun:
             # core) says nothing about the rest. Once the rows run here pass the budget they go
             # to workers whatever the projection: at worst this costs one budget.
             if begin > 0 and elapsed > 0:
-                best_rate = min(best_rate, elapsed / (end - begin))
-            per_row = best_rate if best_rate < math.inf else self.seconds / end
+                best_rate = min(best_rate, elapsed / max(1, weights.of(begin, end)))
+            done = weights.of(0, end)
+            per_unit = best_rate if best_rate < math.inf else self.seconds / max(1, done)
             probed = self.seconds >= min(PROBE_SECONDS, self.budget)  # warm workers: a short probe
-            if probed and self.seconds + per_row * (rows - end) > self.budget:
+            if probed and self.seconds + per_unit * (total - done) > self.budget:
                 return
-            if not self.fixed_rows:
+            if not self.fixed_rows and end < rows:
                 target = PROBE_SECONDS - self.seconds if self.seconds < PROBE_SECONDS else PIECE_SECONDS
-                fitting = int(target / per_row) if per_row > 0 else MAX_GROWTH * size
+                fitting = weights.rows_within(end, target / per_unit) if per_unit > 0 else MAX_GROWTH * size
                 size = max(1, min(MAX_GROWTH * size, fitting))
 
     def piece(self, begin: int, end: int):

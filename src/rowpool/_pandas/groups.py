@@ -2,11 +2,12 @@
 
 ``GroupedFrame`` takes the rows pandas would hand to ``func`` (the frame, without the grouping
 columns unless ``include_groups``) in an order where every group's rows are consecutive, largest
-group first, each group's rows in their original order (as pandas' own splitter keeps them). A
-``GroupTable`` shows that frame to the dispatcher as a table whose *rows are groups*: the scheduler
-cuts chunks of whole groups, and a chunk's column buffers reach the workers through the arena as
-any frame's do. The largest groups are dispatched first, so one huge group starts at once on one
-worker while the others share the small ones (longest-processing-time-first placement).
+group first (after a few typical groups, see ``typical_first``), each group's rows in their
+original order (as pandas' own splitter keeps them). A ``GroupTable`` shows that frame to the
+dispatcher as a table whose *rows are groups*: the scheduler cuts chunks of whole groups, and a
+chunk's column buffers reach the workers through the arena as any frame's do. The largest groups
+are dispatched first, so one huge group starts at once on one worker while the others share the
+small ones (longest-processing-time-first placement).
 
 Empty groups (unobserved categories) have no rows to ship: ``func`` runs on them in the calling
 process.
@@ -40,6 +41,19 @@ def _group_names(groupby, ngroups: int) -> list:
         names = []
         groupby.apply(lambda group, *_a, **_k: names.append(group.name))
     return names
+
+
+PROBE_GROUPS = 4  # typical groups placed before the largest, for the calling process to time
+
+
+def typical_first(largest_first: np.ndarray) -> np.ndarray:
+    """``largest_first`` with a few groups of median size moved to the front. The calling process
+    may run a job's first groups to price the job (``rowpool._local``): typical groups price it
+    well, while the largest would run there, serially, before any worker starts."""
+    middle = len(largest_first) // 2
+    probe = slice(middle, middle + min(PROBE_GROUPS, len(largest_first) - middle))
+    rest = np.concatenate([largest_first[: probe.start], largest_first[probe.stop :]])
+    return np.concatenate([largest_first[probe], rest]).astype(largest_first.dtype)
 
 
 class GroupShape:
@@ -93,7 +107,7 @@ class GroupedFrame:
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         # Largest first; groups of equal size in group order. Empty groups stay with the caller.
         order = np.argsort(-sizes, kind="stable")
-        self.order = order[sizes[order] > 0]
+        self.order = typical_first(order[sizes[order] > 0])
         self.empty = order[sizes[order] == 0]
         lengths = sizes[self.order]
         self.bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
@@ -119,6 +133,7 @@ class GroupTable:
         self.bounds = grouped.bounds
         self.rows = len(grouped.order)
         self.schema = self.inner.schema
+        self.weight_bounds = self.bounds  # a group weighs its rows (see rowpool._local)
 
     def estimated_row_bytes(self) -> int:
         """Bytes of an average group."""
