@@ -8,6 +8,9 @@ Each worker holds at most ``PREFETCH`` chunks, so it never waits for the next on
 the bytes in flight (dispatch pauses while it is full). The wait sleeps in the C++ Supervisor with
 the GIL released and wakes on a result, on a worker's death, on a chunk's deadline, or on Ctrl-C.
 
+A row job's chunks carry only the columns its rows read, once workers reported them; a row
+reading a column its chunk lacks asks for it (FETCH), answered at once (see ``_projection``).
+
 What happens to the chunks of a worker that ends is decided by the table in ``_recovery``; the
 time and memory limits that end workers are in ``_watch`` (policy) and ``_limits`` (enforcement).
 The Dispatcher drives the Pool only through its internal API (spawn, retire, send, wait,
@@ -16,6 +19,7 @@ worker_ids).
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import time
 from collections import deque
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from . import _core, _protocol, _task_block
 from ._limits import Limits
 from ._outcomes import Outcomes
+from ._projection import ChunkColumns, ColumnReads
 from ._recovery import KILL_SIGNALS, DeathCount, Ending, Event, Range, poison_error, recover, state_of
 from ._results import ChunkResults
 from ._sink import Collector
@@ -62,8 +67,10 @@ class Dispatcher(Limits):
         payload: bytes,
         *,
         first_row: int = 0,
+        read: ColumnReads | None = None,
     ):
-        """``first_row``: rows before it are already done (in the calling process, see _local)."""
+        """``first_row``: rows before it are already done (in the calling process, see _local);
+        ``read``: the columns those rows read (None: no row ran there)."""
         self.pool = pool
         self.first_row = first_row
         self.first_started: float | None = None  # when a worker started the job's first chunk
@@ -84,6 +91,9 @@ class Dispatcher(Limits):
         self.job_id = 0
         self.chunk_ids = 0
         self.log_bytes_per_row = 0.0  # result log bytes per row, as measured (str/object results)
+        schema = spec.schema
+        lazy_rows = spec.mode == "rows" and spec.row_type == "row"
+        self.columns = ChunkColumns(schema.layout, schema.width, enabled=lazy_rows, read=read)
         per_chunk = pool.arena.capacity // (PREFETCH * pool.workers + 1)
         self.scheduler = _core.Scheduler(
             source.rows - first_row,
@@ -159,7 +169,7 @@ class Dispatcher(Limits):
             if self.inflight and self.can_read is not None and not self.can_read(rows.begin, rows.end):
                 self.pending.appendleft(rows)  # the source holds all it may: wait for a result
                 return
-            parts = self.source.chunk_parts(rows.begin, rows.end)
+            parts, projection = self.columns.parts(self.source, rows.begin, rows.end)
             result_rows = self.result_rows(rows)
             plan = BlockPlan.of(parts, result_rows, self.log_bytes_per_row)
             if (
@@ -179,7 +189,9 @@ class Dispatcher(Limits):
             worker = min(
                 idle, key=lambda w: (self.workers[w].baseline if rerun else 0, len(self.workers[w].queue))
             )
-            record = _task_block.write(self.pool.memory, block, plan, parts, rows, result_rows)
+            record = _task_block.write(self.pool.memory, block, plan, parts, rows, result_rows, projection)
+            self.columns.traffic.chunk_bytes += plan.chunk_bytes
+            self.columns.traffic.chunks += 1
             result_offset = block + plan.chunk_bytes + _protocol.PROGRESS_BYTES
             self.send_task(worker, Task(worker, rows, block, result_offset, result_rows), record)
 
@@ -232,13 +244,25 @@ class Dispatcher(Limits):
                 self.first_started = state.started
             state.loaded = True
             self.deaths.worker_loaded()
+        elif kind == _protocol.FETCH:
+            self.send_columns(worker, tag, payload)
         elif kind == _protocol.RESULT:
+            self.columns.reported(flags, payload)
             self.result(tag, flags, header.arg1)
             if self.memory_watch.limit is not None:
                 self.check_retire(worker)
         elif kind == _protocol.JOB_FAILED:
             failure: _protocol.JobFailure = pickle.loads(payload)
             raise failure.error(flags)
+
+    def send_columns(self, worker: int, chunk_id: int, request: bytes) -> None:
+        """A row of chunk ``chunk_id`` reads columns its chunk lacks: they go to its worker now."""
+        task = self.inflight.get(chunk_id)
+        if task is None or task.worker != worker:
+            return  # the worker was ended since it asked
+        reply = self.columns.fetched(self.source, task.rows.begin, task.rows.end, request)
+        with contextlib.suppress(QueueClosed):  # it died: its exit event comes next
+            self.pool.send(worker, _protocol.COLUMNS, chunk_id, reply)
 
     def handle_ready(self) -> None:
         """Handles every event already waiting, without blocking (a worker's messages come before

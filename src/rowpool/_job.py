@@ -70,7 +70,14 @@ class Job:
         """Runs the rows ``local`` left on ``pool``'s workers; returns when the first started."""
         with pool.running_job():
             dispatcher = Dispatcher(
-                pool, self.source, self.spec, self.options, collector, self.payload, first_row=local.next_row
+                pool,
+                self.source,
+                self.spec,
+                self.options,
+                collector,
+                self.payload,
+                first_row=local.next_row,
+                read=local.reads if local.next_row else None,
             )
             if local.next_row:  # the rows run here size the workers' first chunks
                 dispatcher.scheduler.record(local.next_row, local.seconds)

@@ -24,6 +24,7 @@ import os
 import time
 
 from ._pandas.rows import JobContext, run_rows
+from ._projection import ColumnReads
 from ._results import ChunkResults, run_here
 from ._sink import Collector
 from ._source import Source
@@ -116,6 +117,7 @@ class LocalRun:
         self.next_row = 0
         self.seconds = 0.0  # spent running rows here
         self.failed = False  # a row failed under errors="raise": no row is left to run
+        self.reads: ColumnReads | None = None  # the columns rows run here read (see _projection)
 
     @property
     def done(self) -> bool:
@@ -125,6 +127,7 @@ class LocalRun:
         if self.budget <= 0:
             return
         context = JobContext(self.spec)
+        self.reads = context.reads
         try:
             context.run_init()
         except Exception as exc:

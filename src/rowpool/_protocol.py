@@ -6,9 +6,17 @@ from ``_core``, defined once there.
 
     parent -> worker  JOB         tag: job id    payload: the encoded JobSpec (``_spec.encode_spec``)
                       TASK        tag: chunk id  payload: a packed TaskRecord
+                      COLUMNS     tag: chunk id  payload: the columns a FETCH asked for, their parts
+                                                 packed by ``_codec`` in the layout
+                                                 ``_projection.project(layout, positions)``
     worker -> parent  STARTED     tag: chunk id  the worker began the chunk (deadlines count from here)
-                      RESULT      tag: chunk id  arg1: compute nanoseconds; flags: IMPORTED; the
-                                                 results are in the task's result area
+                      RESULT      tag: chunk id  arg1: compute nanoseconds; flags: IMPORTED,
+                                                 READ_ALL; the results are in the task's result area;
+                                                 payload: int64 positions of the columns its rows
+                                                 read that the worker had not reported (rows jobs)
+                      FETCH       tag: chunk id  payload: int64 positions of columns a row of the
+                                                 chunk reads that it lacks; the worker waits for
+                                                 COLUMNS (stashing other messages meanwhile)
                       SPILLED     tag: chunk id  payload: result log entries that did not fit the area
                       JOB_FAILED  tag: job id    payload: a pickled JobFailure; flags: INIT_FAILED
 
@@ -16,7 +24,9 @@ A task's arena block (one per chunk in flight, freed when its results are read):
 
     block ─► [chunk: _codec layout] [progress slot: PROGRESS_BYTES] [result area: _results]
 
-The chunk is the source's parts (``_source``) packed by ``_codec``. The progress slot (an int64 at
+The chunk is the source's parts (``_source``) packed by ``_codec``; a chunk cut to the columns rows
+read (``TaskRecord.projection`` > 0, see ``_projection``) has the projection's int64 column
+positions as its part after the row labels, then the projection's parts. The progress slot (an int64 at
 its start) holds how many rows of the chunk the worker has started: after a worker dies it names
 the row that was running, so no bisection is needed to find a poison row. The result area holds
 every finished row's result (layout in cpp/python/result_area.hpp), which outlives the worker.
@@ -32,16 +42,19 @@ from .errors import InitError, SerializationError
 # parent -> worker
 JOB = 1
 TASK = 2
+COLUMNS = 3
 # worker -> parent
 RESULT = 10
 JOB_FAILED = 11
 STARTED = 12
 SPILLED = 13
+FETCH = 14
 
 INIT_FAILED = 1  # JOB_FAILED flag: the job's init raised (else the job could not be unpickled)
 # RESULT flag: the chunk imported modules (e.g. the first row needing pandas): a one-time cost, so
 # the chunk's time says nothing about what its rows cost and the scheduler does not learn from it.
 IMPORTED = 2
+READ_ALL = 4  # RESULT flag: a row needed its genuine Series, so every column (see _projection)
 
 PROGRESS_BYTES = 64
 
@@ -57,7 +70,7 @@ class Header(NamedTuple):
     payload_bytes: int
 
 
-_TASK_STRUCT = struct.Struct("<6Q")
+_TASK_STRUCT = struct.Struct("<7Q")
 
 
 class TaskRecord(NamedTuple):
@@ -69,6 +82,7 @@ class TaskRecord(NamedTuple):
     result_capacity: int
     begin: int
     end: int
+    projection: int = 0  # the columns the chunk carries: 0 every one, else see _projection
 
     def pack(self) -> bytes:
         return _TASK_STRUCT.pack(*self)

@@ -10,7 +10,7 @@ the workers (inside the JobSpec) so that they can decode each chunk.
         schema: Schema                              # column labels, part layout, row dtype
         def estimated_row_bytes(self) -> int        # first guess for chunk sizing
         def can_read(self, begin, end) -> bool      # optional; False: cut them after a result
-        def chunk_parts(self, begin, end) -> list   # rows [begin, end) as buffers, see below
+        def chunk_parts(self, begin, end, projection=None) -> list  # rows [begin, end) as buffers
         def local_chunk(self, begin, end) -> Chunk  # the same rows decoded in this process
         def local_frame(self, begin, end)           # the rows as map_batches' function takes them
         def label(self, position)                   # a row's label (error messages)
@@ -37,6 +37,10 @@ rows_major)``:
     "cells"   one column of fixed-width values, then (if masked) a byte per row, non-zero where
               missing; the entry's dtype is a ``rowpool._pandas.cells.CellFormat``
     "pickle"  one column of anything else, pickled (protocol 5)
+
+With a ``projection`` (``rowpool._projection.Projection``, row jobs once workers reported the
+columns their rows read) the parts follow ``projection.layout`` instead: per ``projection.cuts``
+entry, the job's layout entry it comes from, a block cut to the columns at the given offsets.
 
 A worker decodes them without pandas (``rowpool._pandas.rows.decode_chunk``) unless a row needs a
 pandas object. The in-memory pandas DataFrame (``rowpool._pandas.source.FrameSource``) is the
@@ -72,7 +76,7 @@ class Source(Protocol):
 
     def estimated_row_bytes(self) -> int: ...
 
-    def chunk_parts(self, begin: int, end: int) -> list: ...
+    def chunk_parts(self, begin: int, end: int, projection: Any = None) -> list: ...
 
     def local_chunk(self, begin: int, end: int) -> Any: ...
 

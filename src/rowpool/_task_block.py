@@ -51,16 +51,23 @@ class BlockPlan(NamedTuple):
 
 
 def write(
-    memory: np.ndarray, block: int, plan: BlockPlan, parts: list, rows: Range, result_rows: int
+    memory: np.ndarray,
+    block: int,
+    plan: BlockPlan,
+    parts: list,
+    rows: Range,
+    result_rows: int,
+    projection: int = 0,
 ) -> bytes:
-    """Writes the chunk, an empty progress slot and an empty result area at ``block``; returns the
-    TASK record that tells a worker where they are."""
+    """Writes the chunk (cut to ``projection``'s columns, see ``_projection``), an empty progress
+    slot and an empty result area at ``block``; returns the TASK record that tells a worker where
+    they are."""
     _codec.pack(memory, block, parts)
     result_offset = block + plan.chunk_bytes + _protocol.PROGRESS_BYTES
     rows_started(memory, result_offset)[0] = 0
     reset_area(memory, result_offset, result_rows)
     record = _protocol.TaskRecord(
-        block, plan.chunk_bytes, result_offset, plan.result_capacity, rows.begin, rows.end
+        block, plan.chunk_bytes, result_offset, plan.result_capacity, rows.begin, rows.end, projection
     )
     return record.pack()
 

@@ -20,11 +20,13 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 
 from . import _core, _protocol
 from ._deferred_imports import DeferringFinder
 from ._exception_types import describe_type
-from ._pandas.rows import JobContext, chunk_frame, decode_chunk, run_rows
+from ._pandas.projected import ColumnFetcher, decode_task_chunk
+from ._pandas.rows import JobContext, chunk_frame, run_rows
 from .errors import QueueClosed
 
 
@@ -89,13 +91,15 @@ class Worker:
         self.memory = memory
         self.context: JobContext | None = None
         self.imports = DeferringFinder().install()
+        self.stash: deque = deque()  # messages received while a row waited for columns
+        self.pid = os.getpid()
 
     def serve(self) -> int:
         # QueueClosed: the parent is done with us (it stopped the job, or closed the pool while a
         # chunk ran) or gone. Nobody is left to tell, and nothing to report on stderr.
         with contextlib.suppress(QueueClosed):
             while True:
-                header, payload = self.queue.receive()
+                header, payload = self.stash.popleft() if self.stash else self.queue.receive()
                 kind, _flags, tag = header[0], header[1], header[2]
                 if kind == _protocol.JOB:
                     self.load_job(tag, payload)
@@ -149,16 +153,36 @@ class Worker:
             _describe_pickled,
             lambda log: self.queue.send(_protocol.SPILLED, 0, chunk_id, 0, 0, log),
         )
-        chunk = decode_chunk(self.memory, task.chunk_offset, context)
+        chunk = decode_task_chunk(self.memory, task.chunk_offset, context, task.projection)
         progress = self.memory[result_offset - _protocol.PROGRESS_BYTES : result_offset]
+        read: tuple[int, bytes] = (0, b"")
         if spec.mode == "rows":
-            run_rows(context, chunk, progress, results)
+            fetch = ColumnFetcher(context, lambda positions: self.fetch(chunk_id, positions))
+            run_rows(context, chunk, progress, results, fetch)
+            read = context.reads.report()
         else:
             run_batch(context, chunk, progress, results)
         elapsed_ns = int((time.perf_counter() - started) * 1e9)
-        flags = _protocol.IMPORTED if len(sys.modules) != modules else 0
+        flags = read[0] | (_protocol.IMPORTED if len(sys.modules) != modules else 0)
         del chunk, results  # views into the arena: drop them before the parent reuses the block
-        self.queue.send(_protocol.RESULT, flags, chunk_id, 0, elapsed_ns, b"")
+        self.queue.send(_protocol.RESULT, flags, chunk_id, 0, elapsed_ns, read[1])
+
+    def fetch(self, chunk_id: int, positions) -> bytes:
+        """Asks the parent for the columns at ``positions`` of chunk ``chunk_id``'s rows (FETCH)
+        and waits for them (COLUMNS); messages that come meanwhile (the next TASKs) are stashed
+        and handled after the chunk. The parent gone (or done with this worker), the worker ends
+        as ``serve`` would; a process the row's function forked gets QueueClosed."""
+        try:
+            self.queue.send(_protocol.FETCH, 0, chunk_id, 0, 0, positions.tobytes())
+            while True:
+                header, payload = self.queue.receive()
+                if header[0] == _protocol.COLUMNS and header[2] == chunk_id:
+                    return payload
+                self.stash.append((header, payload))
+        except QueueClosed:
+            if os.getpid() != self.pid:
+                raise
+            os._exit(0)
 
 
 def call_batch(func, frame, args: tuple, kwargs: dict):

@@ -139,9 +139,9 @@ class GroupTable:
         """Bytes of an average group."""
         return self.inner.estimated_row_bytes() * max(1, int(self.bounds[-1]) // max(1, self.rows))
 
-    def chunk_parts(self, begin: int, end: int) -> list:
+    def chunk_parts(self, begin: int, end: int, projection=None) -> list:
         """The buffers of groups [begin, end): their rows, as any frame's chunk."""
-        return self.inner.chunk_parts(int(self.bounds[begin]), int(self.bounds[end]))
+        return self.inner.chunk_parts(int(self.bounds[begin]), int(self.bounds[end]), projection)
 
     def local_chunk(self, begin: int, end: int) -> Chunk:
         """The rows of groups [begin, end) decoded in this process."""

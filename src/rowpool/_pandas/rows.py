@@ -9,13 +9,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import _codec, _core
+from .._projection import ColumnReads
 from .cells import CellColumn
 
 
 class Chunk(NamedTuple):
     """A decoded chunk: its row labels; its parts as they travel, (column positions, a (rows,
     len(positions)) block or one column's array); the (rows, columns) block when one block holds
-    every column in order (else None); and where each column is among the parts (see Places)."""
+    every column in order (else None); and where each column is among the parts (see Places;
+    None for a column a projected chunk lacks, see ``projected``)."""
 
     index: Any  # range, a numpy array of labels, or a pandas Index
     parts: list
@@ -39,10 +41,11 @@ class Places(NamedTuple):
     whole: int | None
 
     @classmethod
-    def of(cls, layout: list, width: int) -> Places:
-        columns: list = [None] * width
+    def of(cls, layout: list, width: int, columns: list | None = None, first: int = 0) -> Places:
+        """``columns``, ``first``: the places of parts already there, and how many they are."""
+        columns = [None] * width if columns is None else columns
         whole = None
-        for number, (kind, _dtype, positions, _rows_major) in enumerate(layout):
+        for number, (kind, _dtype, positions, _rows_major) in enumerate(layout, start=first):
             for offset, j in enumerate(positions):
                 columns[j] = (number, offset if kind == "block" else -1)
             if kind == "block" and positions == tuple(range(width)):
@@ -78,11 +81,11 @@ def decode_chunk(memory: np.ndarray, offset: int, context: JobContext) -> Chunk:
     index = pickle.loads(buffers[0])  # type: ignore[arg-type]  # numpy arrays are buffers
     rows = len(index)
     layout = context.spec.schema.layout
-    parts = [_decode_part(buffer, entry, rows) for buffer, entry in zip(buffers[1:], layout)]
+    parts = [decode_part(buffer, entry, rows) for buffer, entry in zip(buffers[1:], layout)]
     return build_chunk(index, parts, layout, context.places)
 
 
-def _decode_part(buffer: np.ndarray, entry: tuple, rows: int):
+def decode_part(buffer: np.ndarray, entry: tuple, rows: int):
     kind, dtype, positions, rows_major = entry
     if kind == "pickle":
         return pickle.loads(buffer)  # type: ignore[arg-type]
@@ -144,6 +147,8 @@ class JobContext:
             label: j for label, j in self.lookup.items() if j >= 0 and label in schema.attribute_labels
         }
         self.places = Places.of(schema.layout, self.width)
+        self.reads = ColumnReads()  # reported to the parent with each result (see _projection)
+        self.projections: dict = {}  # projection number -> (its layout, Places), see projected
         self._columns = None
 
     def run_init(self) -> None:
@@ -163,9 +168,12 @@ class JobContext:
 class RowSource:
     """What the C++ RowBatch asks about a chunk: labels, per-column row values, genuine Series."""
 
-    def __init__(self, context: JobContext, chunk: Chunk):
+    def __init__(self, context: JobContext, chunk: Chunk, fetch=None):
+        """``fetch(chunk, positions)``: the chunk with the columns at ``positions`` (None: every
+        one it lacks) added, for a chunk cut to the columns rows read (see ``projected``)."""
         self.context = context
         self.chunk = chunk
+        self.fetch = fetch
         index = chunk.index
         self.lookup = context.lookup
         self.attr_lookup = context.attr_lookup
@@ -191,6 +199,9 @@ class RowSource:
     def column(self, j: int) -> list:
         values = self._values.get(j)
         if values is None:
+            self.context.reads.read(j)
+            if self.chunk.places[j] is None:
+                self.chunk = self.fetch(self.chunk, [j])
             values = self._values[j] = row_values(self.chunk.column(j), self.context.spec.schema.row_dtype)
         return values
 
@@ -202,6 +213,9 @@ class RowSource:
         import pandas as pd
 
         if self._matrix is None and self._frame is None:
+            self.context.reads.read_all()
+            if self.fetch is not None and None in self.chunk.places:
+                self.chunk = self.fetch(self.chunk, None)
             row_dtype = self.context.spec.schema.row_dtype
             self._matrix = row_matrix(self.chunk, row_dtype, self.width)
             # A row of a matrix built for this chunk is a view: no other row, nor the arena, uses
@@ -247,14 +261,15 @@ def row_matrix(chunk: Chunk, row_dtype, width: int) -> np.ndarray | None:
     return matrix
 
 
-def run_rows(context: JobContext, chunk: Chunk, progress, results) -> None:
+def run_rows(context: JobContext, chunk: Chunk, progress, results, fetch=None) -> None:
     """Calls the job's function once per row of ``chunk``, stopping at the first failure when
     ``errors="raise"`` (see ``_core.run_rows``, which also updates the ``progress`` slot), each
-    result or failure written to ``results`` (a ``_core.ResultWriter``) as the row finishes."""
+    result or failure written to ``results`` (a ``_core.ResultWriter``) as the row finishes;
+    ``fetch``: see RowSource."""
     spec = context.spec
     _core.run_rows(
         spec.func,
-        _core.RowBatch(RowSource(context, chunk)),  # type: ignore[attr-defined]
+        _core.RowBatch(RowSource(context, chunk, fetch)),  # type: ignore[attr-defined]
         context.call_args,
         spec.kwargs or None,
         spec.errors == "raise",

@@ -182,21 +182,32 @@ class FrameSource:
         """The labels of rows [begin, end)."""
         return list(self.frame.index[begin:end])
 
-    def chunk_parts(self, begin: int, end: int) -> list:
-        """The buffers of rows [begin, end): the pickled index slice, then one per layout entry."""
+    def chunk_parts(self, begin: int, end: int, projection=None) -> list:
+        """The buffers of rows [begin, end): the pickled index slice, then one per layout entry
+        (of ``projection.layout``, a ``_projection.Projection``, when given: only its columns)."""
         parts: list = [pickle.dumps(self._index_slice(begin, end), protocol=5)]
-        for (kind, dtype, _cols, rows_major), source in zip(self.layout, self._sources):
-            if kind == "pickle":
-                parts.append(pickle.dumps(source[begin:end], protocol=5))
-            elif kind == "utf8":
-                parts.append(_utf8_part(source, begin, end))
-            elif kind == "cells":
-                parts.append(cell_part(source, dtype, begin, end))
-            elif kind == "block" and not rows_major:
-                parts.append(source[:, begin:end])
-            else:
-                parts.append(source[begin:end])
+        if projection is None:
+            parts.extend(self._part(number, None, begin, end) for number in range(len(self.layout)))
+        else:
+            parts.extend(self._part(number, offsets, begin, end) for number, offsets in projection.cuts)
         return parts
+
+    def _part(self, number: int, offsets, begin: int, end: int):
+        """Rows [begin, end) of layout entry ``number`` (of a block, only the columns at
+        ``offsets`` in it, unless None)."""
+        kind, dtype, _cols, rows_major = self.layout[number]
+        source = self._sources[number]
+        if kind == "pickle":
+            return pickle.dumps(source[begin:end], protocol=5)
+        if kind == "utf8":
+            return _utf8_part(source, begin, end)
+        if kind == "cells":
+            return cell_part(source, dtype, begin, end)
+        if kind == "block" and offsets is not None:  # a copy of the columns kept
+            return source[begin:end, offsets] if rows_major else source[offsets, begin:end]
+        if kind == "block" and not rows_major:
+            return source[:, begin:end]
+        return source[begin:end]
 
     def local_chunk(self, begin: int, end: int) -> Chunk:
         """Rows [begin, end) as the Chunk a worker would decode from ``chunk_parts``, built in this

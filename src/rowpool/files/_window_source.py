@@ -127,12 +127,13 @@ class WindowSource:
         held = self._next_begin() >= self.start + end
         return held or self.max_held_bytes is None or self.held_bytes < self.max_held_bytes
 
-    def chunk_parts(self, begin: int, end: int) -> list:
+    def chunk_parts(self, begin: int, end: int, projection=None) -> list:
         pieces = self.pieces(begin, end)
-        parts = [source.chunk_parts(lo, hi) for _w, source, lo, hi in pieces]
+        parts = [source.chunk_parts(lo, hi, projection) for _w, source, lo, hi in pieces]
         if len(parts) == 1:
             return parts[0]
-        return join_parts(self.schema.layout, parts, [hi - lo for *_ws, lo, hi in pieces])
+        layout = self.schema.layout if projection is None else projection.layout
+        return join_parts(layout, parts, [hi - lo for *_ws, lo, hi in pieces])
 
     def local_chunk(self, begin: int, end: int):
         pieces = self.pieces(begin, end)
