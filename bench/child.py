@@ -54,6 +54,15 @@ def _reader(source, engine_name: str):
     return pd.read_parquet
 
 
+def _bytes_moved() -> int | None:
+    """Bytes rowpool's last job moved to its workers (chunks and fetched columns), when rowpool ran
+    one in this process (a file scenario's windows or a cluster's parts are not counted)."""
+    projection = sys.modules.get("rowpool._projection")
+    if projection is None:
+        return None
+    return projection.last_traffic().total or None
+
+
 def run(scenario_name: str, engine_name: str, workers: int, smoke: bool, out: Path) -> None:
     """Build the scenario's input, run the engine on it, write result.pkl and timing.json."""
     scenario = SCENARIOS[scenario_name]
@@ -95,6 +104,9 @@ def run(scenario_name: str, engine_name: str, workers: int, smoke: bool, out: Pa
         with engine.session(scenario.job, workers) as call:
             result = call(read(df))
         timing["t_end"], timing["cpu_end"] = time.monotonic(), _cpu_self()
+    moved = _bytes_moved()
+    if moved is not None:
+        timing["bytes_moved"] = moved
     del df
     with open(out / "result.pkl", "wb") as fh:
         pickle.dump(result, fh, protocol=4)

@@ -73,8 +73,8 @@ def scenario_table(name: str, rows: dict[str, dict]) -> str:
         return "\n".join(lines)
     head = (
         "| engine | status | wall s | rows/s | speedup | efficiency | peak memory MB "
-        "(PSS + /dev/shm) | max worker RSS MB | CPU s | other load, cores | note |\n"
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"
+        "(PSS + /dev/shm) | max worker RSS MB | moved to workers MB | CPU s | other load, cores | note |\n"
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"
     )
     lines = [head]
     for engine, row in ordered(rows):
@@ -84,7 +84,7 @@ def scenario_table(name: str, rows: dict[str, dict]) -> str:
             f"{_num(row.get('rows_per_s') if ok else None, ',.0f')} | "
             f"{_num(speedup(row, rows), '.2f')} | {_num(efficiency(engine, row, rows), '.2f')} | "
             f"{_mb(row.get('memory_peak'))} | {_mb(row.get('max_child_rss'))} | "
-            f"{_num(row.get('cpu_s') if ok else None, '.1f')} | "
+            f"{_mb(row.get('bytes_moved'))} | {_num(row.get('cpu_s') if ok else None, '.1f')} | "
             f"{_num(row.get('background_cores'), '.2f')} | {row.get('note', '')} |"
         )
     return "\n".join(lines)

@@ -157,6 +157,8 @@ def _timing_metrics(timing: dict, outcome) -> dict:
         "input_bytes": timing["input_bytes"],
         "cpu_s": timing["cpu_end"] - timing["cpu_start"] + child_cpu,
     }
+    if "bytes_moved" in timing:
+        metrics["bytes_moved"] = timing["bytes_moved"]
     if "latencies" in timing:
         metrics["latencies_ms"] = [t * 1e3 for t in timing["latencies"]]
         metrics["latency_ms"] = statistics.median(metrics["latencies_ms"])
@@ -182,6 +184,7 @@ def summarize(records: list[dict], repeat: int) -> dict:
         "samples",
         "background_cores",
         "sampler_cpu_s",
+        "bytes_moved",
     ):
         values = [r[key] for r in ok if r.get(key) is not None]
         if values:
@@ -204,7 +207,8 @@ def progress_line(scenario: Scenario, engine: Engine, record: dict) -> str:
     return (
         f"  {scenario.name:9s} {engine.name:16s} {record['status']:7s} {timing} "
         f"mem={record.get('memory_peak', 0) / 1e6:9,.0f}MB "
-        f"worker_rss={record.get('max_child_rss', 0) / 1e6:7,.0f}MB {record['note'][:90]}"
+        f"worker_rss={record.get('max_child_rss', 0) / 1e6:7,.0f}MB "
+        f"moved={record.get('bytes_moved', 0) / 1e6:9,.0f}MB {record['note'][:90]}"
     )
 
 

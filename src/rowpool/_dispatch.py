@@ -190,8 +190,7 @@ class Dispatcher(Limits):
                 idle, key=lambda w: (self.workers[w].baseline if rerun else 0, len(self.workers[w].queue))
             )
             record = _task_block.write(self.pool.memory, block, plan, parts, rows, result_rows, projection)
-            self.columns.traffic.chunk_bytes += plan.chunk_bytes
-            self.columns.traffic.chunks += 1
+            self.columns.sent(plan.chunk_bytes)
             result_offset = block + plan.chunk_bytes + _protocol.PROGRESS_BYTES
             self.send_task(worker, Task(worker, rows, block, result_offset, result_rows), record)
 

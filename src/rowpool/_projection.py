@@ -135,6 +135,11 @@ class ChunkColumns:
         parts.insert(1, projection.positions)
         return parts, projection.number
 
+    def sent(self, chunk_bytes: int) -> None:
+        """A chunk of ``chunk_bytes`` bytes went into the arena."""
+        self.traffic.chunk_bytes += chunk_bytes
+        self.traffic.chunks += 1
+
     def fetched(self, source, begin: int, end: int, request: bytes) -> bytes:
         """The COLUMNS reply to a FETCH of the columns in ``request`` for rows [begin, end)."""
         projection = project(self.layout, np.frombuffer(request, dtype=np.int64).tolist())

@@ -11,6 +11,7 @@ import numpy as np
 from .. import _codec, _core
 from .._projection import ColumnReads
 from .cells import CellColumn
+from .utf8 import Utf8Column
 
 
 class Chunk(NamedTuple):
@@ -51,24 +52,6 @@ class Places(NamedTuple):
             if kind == "block" and positions == tuple(range(width)):
                 whole = number
         return cls(columns, whole)
-
-
-class Utf8Column(NamedTuple):
-    """A str column in the arena as Arrow lays it out (a source's "utf8" parts, see ``_source``): decoded to
-    Python str, NaN where missing, only when a row reads it, without pandas or pyarrow."""
-
-    offsets: np.ndarray
-    valid: np.ndarray
-    data: np.ndarray
-
-    @classmethod
-    def from_buffer(cls, buffer: np.ndarray, rows: int) -> Utf8Column:
-        offsets_end = 8 * (rows + 1)
-        valid_end = offsets_end + rows
-        return cls(buffer[:offsets_end].view(np.int64), buffer[offsets_end:valid_end], buffer[valid_end:])
-
-    def values(self) -> list:
-        return _core.utf8_values(self.offsets, self.valid, self.data, np.nan)
 
 
 def decode_chunk(memory: np.ndarray, offset: int, context: JobContext) -> Chunk:

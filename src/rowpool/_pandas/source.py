@@ -12,7 +12,8 @@ import pandas as pd
 from .._source import Schema
 from .cell_encoding import cell_format, cell_part
 from .cells import CellColumn
-from .rows import Chunk, Places, Utf8Column, build_chunk
+from .rows import Chunk, Places, build_chunk
+from .utf8 import Utf8Column
 
 RAW_KINDS = "biufcmM"  # numpy kinds copied byte for byte
 PLAIN_LABEL_KINDS = "biufcO"  # index kinds whose labels pandas hands out as the array's .tolist()
@@ -54,7 +55,7 @@ def _arrow_strings(array) -> bool:
 
 def _utf8_part(array, begin: int, end: int) -> np.ndarray:
     """Rows [begin, end) of an Arrow-backed str column as one buffer: int64 offsets (rows + 1), one
-    validity byte per row, then the UTF-8 bytes (see ``rows.Utf8Column``)."""
+    validity byte per row, then the UTF-8 bytes (see ``utf8.Utf8Column``)."""
     import pyarrow as pa
 
     strings = array.__arrow_array__().slice(begin, end - begin).combine_chunks()

@@ -1,0 +1,28 @@
+"""The worker's view of a str column that traveled as Arrow lays it out (a source's "utf8" parts,
+see ``rowpool._source``)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import _core
+
+
+class Utf8Column(NamedTuple):
+    """A str column in the arena as Arrow lays it out (a source's "utf8" parts, see ``_source``): decoded to
+    Python str, NaN where missing, only when a row reads it, without pandas or pyarrow."""
+
+    offsets: np.ndarray
+    valid: np.ndarray
+    data: np.ndarray
+
+    @classmethod
+    def from_buffer(cls, buffer: np.ndarray, rows: int) -> Utf8Column:
+        offsets_end = 8 * (rows + 1)
+        valid_end = offsets_end + rows
+        return cls(buffer[:offsets_end].view(np.int64), buffer[offsets_end:valid_end], buffer[valid_end:])
+
+    def values(self) -> list:
+        return _core.utf8_values(self.offsets, self.valid, self.data, np.nan)
