@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from rowpool.files import _journal
 from rowpool.files._journal import JOURNAL_NAME, Journal, decode_records, encode_record, resume_dir
 from rowpool.files._output import OutputTarget, output_format
 
@@ -13,10 +14,8 @@ FINGERPRINT = {"parquet": [["/data/in.parquet", 10, 1]], "columns": ["a"]}
 
 
 def _commit(journal: Journal, begin: int, end: int, payload: bytes = b"rows") -> None:
-    written = journal.path("incoming.tmp")
-    with open(written, "wb") as f:
-        f.write(payload * (end - begin + 1))
-    journal.commit(begin, end, written, failures=[] if begin else [[0, "ValueError", "bad", "tb"]])
+    data = payload * (end - begin + 1)
+    journal.commit(begin, end, data, failures=[] if begin else [[0, "ValueError", "bad", "tb"]])
 
 
 @pytest.fixture
@@ -70,6 +69,52 @@ def test_a_damaged_part_drops_its_record_and_every_later_one(output):
     reopened = Journal.open(output, FINGERPRINT)
     assert reopened.rows == 3
     assert sorted(os.listdir(resume_dir(output))) == [JOURNAL_NAME, "part-000000.arrows"]
+
+
+def test_a_record_whose_part_never_reached_the_disk_is_dropped(output):
+    """Commits are not fsynced one by one: after a power loss the journal may hold a record whose
+    part file is empty or missing. That record and every later one are dropped, the rest kept."""
+    journal = Journal.create(output, FINGERPRINT)
+    for begin, end in ((0, 3), (3, 6), (6, 9)):
+        _commit(journal, begin, end)
+    with open(journal.path("part-000001.arrows"), "r+b") as f:
+        f.truncate(0)  # its size reached the disk, its blocks did not
+    assert Journal.open(output, FINGERPRINT).rows == 3
+    os.unlink(journal.path("part-000000.arrows"))
+    reopened = Journal.open(output, FINGERPRINT)
+    assert reopened.rows == 0
+    assert os.listdir(resume_dir(output)) == [JOURNAL_NAME]
+    _commit(reopened, 0, 4)
+    assert Journal.open(output, FINGERPRINT).rows == 4
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_commits_are_fsynced_together_once_sync_seconds_passed(output, monkeypatch):
+    clock, synced = _Clock(), []
+    monkeypatch.setattr(_journal, "time", clock)
+    monkeypatch.setattr(_journal, "fsync_path", lambda path, flags=os.O_RDONLY: synced.append(path))
+    journal = Journal.create(output, FINGERPRINT)
+    _commit(journal, 0, 3)
+    clock.now += _journal.SYNC_SECONDS / 2
+    _commit(journal, 3, 6)
+    assert synced == []  # within SYNC_SECONDS: written, not fsynced
+    clock.now += _journal.SYNC_SECONDS / 2
+    _commit(journal, 6, 9)
+    directory = resume_dir(output)
+    parts = [journal.path(f"part-00000{i}.arrows") for i in range(3)]
+    # the parts before the journal that names them; the directories' entries too (created once)
+    assert synced == [*parts, directory, journal.path(JOURNAL_NAME), os.path.dirname(output)]
+    synced.clear()
+    _commit(journal, 9, 12)
+    journal.sync()
+    assert synced == [journal.path("part-000003.arrows"), directory, journal.path(JOURNAL_NAME)]
 
 
 def test_uncommitted_files_are_removed_on_reopening(output):

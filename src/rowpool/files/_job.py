@@ -2,7 +2,7 @@
 
     source ──read-ahead thread──► windows ──WindowSource──► one rowpool Job on a warm Pool
                                                                      │ ranges in row order
-    output file ◄── assemble at the end ◄── part files + journal (FileSink) ◄── WindowSink ◄┤
+    output file ◄── streamed as it goes ◄── part files + journal (FileSink) ◄── WindowSink ◄┤
     Arrow / polars / pandas result ◄── MemorySink ◄─────────────────────────────────────────┘
 
 The whole input is one job (``init=`` runs once per worker): ``WindowSource`` hands the dispatcher
@@ -175,13 +175,17 @@ def run_to_file(
         bar = make_progress(progress, rows)
         if bar is not None:
             bar.update(resumed)
+        completed = False
         try:
             run_windows(
                 windows, resumed, rows, sink, call, func,
                 errors=errors, progress_bar=bar, pool_options=pool_options, options=options,
             )  # fmt: skip
+            completed = True
         finally:
-            sink.close()  # the windows handed over are committed before anything else happens
+            # The windows handed over are committed before anything else happens; a run that
+            # stops here leaves them durable for a resume (a completed one fsyncs its output).
+            sink.close(stopped=not completed)
             if bar is not None:
                 bar.close()
     sink.finish()

@@ -5,11 +5,22 @@ A file job keeps its state in a directory beside the output, ``<output>.rowpool-
     journal            a header record, then one record per committed window, then "done"
     part-000000.arrows the results of one window (an Arrow IPC stream), written before its record
 
-A record is ``[length: u32][crc32: u32][JSON payload]``, little-endian. The journal is only
-appended to, each record fsynced after its part file: a power loss or SIGKILL can leave at most a
-torn last record (short, or failing its checksum), which ``Journal.open`` detects, drops and cuts
-off. A part file whose size or checksum disagrees with its record (or one without a record) is
-dropped too, with every record after it, and its rows run again.
+A record is ``[length: u32][crc32: u32][JSON payload]``, little-endian, and names its part file
+with the part's size and CRC-32. The journal is only appended to. ``Journal.open`` trusts nothing
+it did not check: it keeps the records up to the first torn or corrupt one (short, or failing its
+checksum), and of those the ones whose part file has the recorded size and checksum, in row order;
+the rest (and any part file without a kept record) is dropped and cut off, and its rows run again.
+
+Durability. A SIGKILL loses nothing written (the kernel's page cache outlives the process), so
+what was committed before it is what a resume finds. After a power loss, what the disk kept may
+be any prefix of the journal with parts that never reached the disk, or reached it half written:
+the checks above turn that into a shorter run of intact windows, never into wrong rows, whatever
+order the writes reached the disk in. So fsync is not what makes a resume correct, only what
+bounds the work a power loss can undo: the journal fsyncs its new part files, its directory and
+itself together (a group commit, ``sync``) once ``SYNC_SECONDS`` have passed since the last one,
+and when a run stops with an error. A job that completes pays no fsync here: its output is
+fsynced once, before it is renamed into place (``_output.OutputTarget.publish``), and then the
+journal is removed.
 
 Owned by the parent process; used by one thread at a time.
 """
@@ -20,6 +31,7 @@ import json
 import os
 import shutil
 import struct
+import time
 import zlib
 from dataclasses import dataclass
 
@@ -27,6 +39,7 @@ VERSION = 1
 HEADER = struct.Struct("<II")  # payload length, CRC-32 of the payload
 JOURNAL_NAME = "journal"
 CRC_BLOCK = 1 << 20
+SYNC_SECONDS = 1.0  # a power loss undoes at most about this much committed work (see above)
 
 
 def resume_dir(output: str) -> str:
@@ -43,13 +56,19 @@ def file_crc(path: str) -> int:
     return crc
 
 
-def fsync_dir(path: str) -> None:
-    """Makes the directory entries of ``path`` (renames, new files) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def fsync_path(path: str, flags: int = os.O_RDONLY) -> None:
+    """Makes the data of the file ``path`` (with ``os.O_DIRECTORY``: the entries of the directory
+    ``path``, its renames and new files) durable."""
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(path: str) -> None:
+    """Makes the directory entries of ``path`` (renames, new files) durable."""
+    fsync_path(path, os.O_RDONLY | os.O_DIRECTORY)
 
 
 def encode_record(payload: dict) -> bytes:
@@ -102,6 +121,9 @@ class Journal:
         self.fingerprint = fingerprint
         self.parts = parts
         self.done = done
+        self.unsynced: list[str] = []  # part files written since the last sync
+        self.synced_at = time.monotonic()
+        self.created = False  # the directory's own entry is not durable yet
 
     @property
     def rows(self) -> int:
@@ -123,8 +145,10 @@ class Journal:
             shutil.rmtree(directory)
         os.mkdir(directory)
         journal = cls(directory, fingerprint, [])
+        journal.created = True
+        # Not fsynced: a journal that a power loss takes before its first sync is one that was
+        # never created, and a run starts again from row 0.
         journal._append({"version": VERSION, "fingerprint": fingerprint}, create=True)
-        fsync_dir(os.path.dirname(directory) or ".")
         return journal
 
     @classmethod
@@ -187,21 +211,40 @@ class Journal:
     def new_part_name(self) -> str:
         return f"part-{len(self.parts):06d}.arrows"
 
-    def commit(self, begin: int, end: int, written: str, failures: list) -> Part:
-        """Commits rows [begin, end) whose results were written (and fsynced) at ``written``, a
-        temporary path in the journal's directory: renames it to its part name, then appends and
-        fsyncs the record. Only after that do those rows count as done."""
+    def commit(self, begin: int, end: int, data, failures: list) -> Part:
+        """Commits rows [begin, end) whose results are ``data`` (a bytes-like part file): writes
+        the part file, then appends the record; from then on those rows count as done (durable
+        with the next ``sync``, which runs here once ``SYNC_SECONDS`` have passed since the last)."""
         if begin != self.rows:
             raise ValueError(f"window [{begin}, {end}) does not follow the committed rows [0, {self.rows})")
-        part = Part(begin, end, self.new_part_name(), os.path.getsize(written), file_crc(written), failures)
-        os.replace(written, self.path(part.name))
-        fsync_dir(self.directory)
+        view = memoryview(data)
+        part = Part(begin, end, self.new_part_name(), view.nbytes, zlib.crc32(view), failures)
+        path = self.path(part.name)
+        with open(path, "wb") as f:  # a part left by a killed run was removed by open or create
+            f.write(view)
+        self.unsynced.append(path)
         self._append(part.record())
         self.parts.append(part)
+        if time.monotonic() - self.synced_at >= SYNC_SECONDS:
+            self.sync()
         return part
 
+    def sync(self) -> None:
+        """Makes every commit so far durable: the new part files, then the directory holding their
+        names, then the journal (see the module docstring)."""
+        for path in self.unsynced:
+            fsync_path(path)
+        fsync_dir(self.directory)
+        fsync_path(self.path(JOURNAL_NAME))
+        if self.created:
+            fsync_dir(os.path.dirname(self.directory) or ".")
+            self.created = False
+        self.unsynced = []
+        self.synced_at = time.monotonic()
+
     def mark_done(self) -> None:
-        """Records that every row is committed (the output is about to be renamed into place)."""
+        """Records that every row is committed (the output is about to be renamed into place). Not
+        fsynced: without it a resume finds every row committed and writes the output again."""
         self._append({"done": True})
         self.done = True
 
@@ -210,7 +253,6 @@ class Journal:
         fd = os.open(self.path(JOURNAL_NAME), flags, 0o644)
         try:
             os.write(fd, encode_record(payload))
-            os.fsync(fd)
         finally:
             os.close(fd)
 

@@ -82,13 +82,9 @@ class OutputTarget:
 
     def publish(self) -> None:
         """Moves the complete temporary file into place, durably (fsync file, rename, fsync dir)."""
-        from ._journal import fsync_dir
+        from ._journal import fsync_dir, fsync_path
 
-        fd = os.open(self.temporary, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(self.temporary)
         os.replace(self.temporary, self.path)
         fsync_dir(self.directory)
 

@@ -1,8 +1,9 @@
 """Where a file job's results go, window by window in row order.
 
-``FileSink`` commits each window (its part file, then its journal record) and assembles the output
-at the end; ``MemorySink`` gathers the results and returns them as the input's kind: pandas for
-files and DataFrames, Arrow for Arrow tables and streams, polars for polars frames.
+``FileSink`` commits each window (its part file, then its journal record) and appends it to the
+output as it goes (``_stream``; assembled from the parts at the end when it cannot); ``MemorySink``
+gathers the results and returns them as the input's kind: pandas for files and DataFrames, Arrow
+for Arrow tables and streams, polars for polars frames.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import pyarrow as pa
 
 from ._journal import Journal
 from ._output import OutputTarget, writing_error
+from ._stream import OutputStream
 from ._windows import Window
-from ._writers import assemble, unified_schema, write_part
+from ._writers import assemble, part_bytes, unified_schema
 
 COMMIT_QUEUE = 2  # windows converted but not yet committed
 RESULT_COLUMN = "result"  # the output column of scalar results (a Series without a name)
@@ -57,14 +59,16 @@ class FileSink:
     """Results into ``target`` through the journal (see ``_journal`` and ``_writers``).
 
     A window's results become an Arrow table in the caller's thread; a committer thread writes its
-    part file and commits it (fsyncs included) while the job goes on, in window order, at most
-    ``COMMIT_QUEUE`` windows behind. ``close`` waits for it; its first error is raised by the next
-    ``add``, by ``close`` or by ``finish``.
+    part file, commits it and appends it to the output stream while the job goes on, in window
+    order, at most ``COMMIT_QUEUE`` windows behind (it first streams the parts an earlier run
+    committed). ``close`` waits for it; its first error is raised by the next ``add``, by
+    ``close`` or by ``finish``.
     """
 
     def __init__(self, target: OutputTarget, journal: Journal):
         self.target = target
         self.journal = journal
+        self.stream = OutputStream(target.format, target.temporary)
         self.queue: queue.Queue = queue.Queue(maxsize=COMMIT_QUEUE)
         self.error: BaseException | None = None
         self.committer: threading.Thread | None = None
@@ -80,6 +84,11 @@ class FileSink:
     def _commit_all(self) -> None:
         """The committer thread: commits queued windows until None; after an error it only drains
         the queue (so that ``add`` never waits for a thread that stopped)."""
+        try:
+            for part in self.journal.parts:
+                self._stream(self.journal.path(part.name))
+        except BaseException as error:  # raised in the caller's thread
+            self.error = error
         while (item := self.queue.get()) is not None:
             if self.error is None:
                 try:
@@ -88,31 +97,50 @@ class FileSink:
                     self.error = error
 
     def _commit(self, begin: int, end: int, table: pa.Table, failures: list) -> None:
-        written = self.journal.path(self.journal.new_part_name() + ".tmp")
+        data = part_bytes(table)
         try:
-            write_part(table, written)
+            self.journal.commit(begin, end, data, failures)
         except OSError as error:
-            raise writing_error(error, written) from error
-        self.journal.commit(begin, end, written, failures)
+            raise writing_error(error, self.journal.path(self.journal.new_part_name())) from error
+        self._stream(data)
+
+    def _stream(self, part) -> None:
+        try:
+            self.stream.add(part)
+        except OSError as error:
+            raise writing_error(error, self.target.path) from error
 
     def _raise_error(self) -> None:
         if self.error is not None:
             raise self.error
 
-    def close(self) -> None:
-        """Waits until every window added is committed (or the committer failed)."""
+    def close(self, *, stopped: bool = False) -> None:
+        """Waits until every window added is committed (or the committer failed); ``stopped``
+        (a run that ends without its output): then removes the output's temporary file and
+        fsyncs what was committed, for a resume."""
         if self.committer is not None:
             self.queue.put(None)
             self.committer.join()
             self.committer = None
+        if stopped:
+            self.stream.stop()
+            try:
+                self.journal.sync()
+            except OSError:  # the error that stopped the run is the one to report
+                pass
 
     def finish(self) -> None:
-        """Assembles the output under its temporary name and moves it into place."""
+        """Completes the output under its temporary name (the stream's, else assembled from the
+        parts) and moves it into place."""
         self.close()
         self._raise_error()
         parts = [self.journal.path(p.name) for p in self.journal.parts]
         try:
-            assemble(parts, self.target.format, self.target.temporary)
+            if self.stream.complete(len(parts)):
+                self.stream.close()
+            else:
+                self.stream.stop()
+                assemble(parts, self.target.format, self.target.temporary)
         except OSError as error:
             self.target.discard()
             raise writing_error(error, self.target.path) from error

@@ -1,23 +1,27 @@
-"""Writing results: one window's part file, and the final output assembled from all parts.
+"""Writing results: one window's part file, and the output file made of all parts.
 
 Each committed window's results (``keep`` columns, then the result columns) are an Arrow IPC
-stream, its types as pandas gave them for that window. The output is assembled at the end, when
-every part is known: the parts' schemas are unified the way pandas would type the whole column (a
-window of ints and one of floats give float64; an all-missing window takes the others' type), each
-part is cast to that schema, and rows go to the writer in input order -- for Parquet in row groups of
-exactly ``row_group_rows`` rows, so the writer holds at most one row group and the file does not
-depend on where windows were cut. The same parts thus always give the same bytes, however often
-the job was interrupted and resumed.
+stream, its types as pandas gave them for that window. The output has the parts' schemas unified
+the way pandas would type the whole column (a window of ints and one of floats give float64; an
+all-missing window takes the others' type): each part is cast to that schema and its rows go to
+the writer in input order -- for Parquet in row groups of exactly ``row_group_rows`` rows, so the
+writer holds at most one row group and the file does not depend on where windows were cut. It is
+written while the job runs (``_stream``) or, when a part changes the unified types, assembled from
+the parts at the end (``assemble``); both through ``append_part``, so the same parts always give
+the same bytes, however often the job was interrupted and resumed.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
+from collections.abc import Iterator
 
 import pyarrow as pa
 
 ROW_GROUP_BYTES = 64 << 20  # the size a Parquet row group aims at, uncompressed
-ROW_GROUP_ROWS_RANGE = (1024, 1 << 20)
+# At most 128Ki rows (DuckDB's row groups are 120Ki): a full row group is written while the job
+# runs, so smaller ones leave less to write at the end; readers scan them as fast.
+ROW_GROUP_ROWS_RANGE = (1024, 1 << 17)
 VARIABLE_WIDTH_GUESS = 32  # bytes per value of a string or nested column, for sizing
 
 
@@ -37,18 +41,35 @@ def row_group_rows(schema: pa.Schema) -> int:
     return min(high, max(low, ROW_GROUP_BYTES // row_bytes_guess(schema)))
 
 
-def write_part(table: pa.Table, path: str) -> None:
-    """Writes ``table`` as an Arrow IPC stream at ``path`` and fsyncs it."""
-    with open(path, "wb") as f:
-        with pa.ipc.new_stream(f, table.schema) as writer:
-            writer.write_table(table)
-        f.flush()
-        os.fsync(f.fileno())
+def part_bytes(table: pa.Table) -> pa.Buffer:
+    """``table`` as the bytes of a part file: an Arrow IPC stream, built in memory so that its
+    checksum is taken without reading the file back."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
 
 
 def read_part_schema(path: str) -> pa.Schema:
     with pa.OSFile(path, "rb") as source:
         return pa.ipc.open_stream(source).schema
+
+
+@contextlib.contextmanager
+def open_part(part) -> Iterator[pa.ipc.RecordBatchStreamReader]:
+    """A reader of a part: its bytes (``part_bytes``) or the path of its file. Batches read from a
+    file are in memory: the writer's buffered rows outlive the file."""
+    if isinstance(part, str):
+        with pa.OSFile(part, "rb") as source:
+            yield pa.ipc.open_stream(source)
+    else:
+        yield pa.ipc.open_stream(part)
+
+
+def append_part(writer, reader: pa.ipc.RecordBatchStreamReader, schema: pa.Schema) -> None:
+    """The rows of one part, cast to the output's ``schema``, into ``writer`` (``open_writer``)."""
+    for batch in reader:
+        writer.write(pa.Table.from_batches([batch]).cast(schema))
 
 
 def unified_schema(schemas: list[pa.Schema]) -> pa.Schema:
@@ -86,6 +107,11 @@ class _RowGroupWriter:
             self.writer.write_table(pa.concat_tables(self.pending), row_group_size=self.rows)
         self.writer.close()
 
+    def abandon(self) -> None:
+        """Closes the file without the rows still buffered (it is about to be removed)."""
+        self.pending, self.pending_rows = [], 0
+        self.writer.close()
+
 
 class _TableWriter:
     """An IPC or CSV writer with the same write/close surface."""
@@ -101,6 +127,8 @@ class _TableWriter:
         self.writer.close()
         if self.stream is not None:
             self.stream.close()
+
+    abandon = close
 
 
 def open_writer(fmt: str, path: str, schema: pa.Schema):
@@ -129,8 +157,7 @@ def assemble(part_paths: list[str], fmt: str, path: str) -> None:
     writer = open_writer(fmt, path, schema)
     try:
         for part in part_paths:
-            with pa.OSFile(part, "rb") as source:  # read into memory: buffered rows outlive the file
-                for batch in pa.ipc.open_stream(source):
-                    writer.write(pa.Table.from_batches([batch]).cast(schema))
+            with open_part(part) as reader:
+                append_part(writer, reader, schema)
     finally:
         writer.close()
