@@ -104,8 +104,41 @@ def test_a_column_read_on_one_row_in_ten_thousand():
 def test_a_column_read_on_the_last_row_only(pool):
     df = wide()
     last = len(df) - 1
-    traffic = same(df, lambda row: row["c1"] + (row["c59"] if row["i"] == last else 0.0), pool=pool)
-    assert traffic.fetches == 1
+    func = lambda row: row["c1"] + (row["c59"] if row["i"] == last else 0.0)  # noqa: E731
+    assert same(df, func, pool=pool).fetches == 1
+    assert same(df, func, pool=pool, timeout=60).fetches == 1  # the row's deadline runs on
+
+
+def make_slow_reader(spin: int):
+    """Reads two columns, then spins ``spin`` loop iterations (a row worth running in a worker)."""
+
+    def slow(row):
+        total = row["c1"] + row["c400"]
+        for _ in range(spin):
+            total += 0.0
+        return total
+
+    return slow
+
+
+@pytest.mark.tiny_jobs_in_process
+def test_rows_run_in_the_calling_process_cut_the_first_chunks_of_workers(monkeypatch):
+    df = pd.DataFrame(np.random.default_rng(2).random((20_000, 500))).add_prefix("c")
+    func = make_slow_reader(300)
+    cut = _projection.ChunkColumns.parts
+    projections = []
+
+    def spy(self, source, begin, end):
+        parts, number = cut(self, source, begin, end)
+        projections.append((begin, number))
+        return parts, number
+
+    monkeypatch.setattr(_projection.ChunkColumns, "parts", spy)
+    got = rowpool.apply(df, func)
+    pd.testing.assert_series_equal(got, df.apply(func, axis=1))
+    assert projections and projections[0][0] > 0  # the first rows ran here, the rest in workers
+    assert all(number > 0 for _begin, number in projections)  # no chunk carried every column
+    assert _projection.last_traffic().chunk_bytes < frame_bytes(df) / 50
 
 
 def test_rows_needing_every_column_after_projection_started(pool):
