@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 import rowpool
+from rowpool._pandas.sink import RowsSink
+from rowpool._results import ChunkResults, RowTag, present_tags
 
 
 def _same(got, expected) -> None:
@@ -40,8 +42,22 @@ def test_str_and_objects_larger_than_the_log_spill_in_order(pool):
         lambda r: 2**70 if r["a"] == 9 else int(r["a"]),  # beyond int64
         lambda r: None if r["a"] % 4 == 0 else "s" + str(r["a"]),
         lambda r: "\ud800" if r["a"] == 3 else 1,  # a lone surrogate has no UTF-8
+        lambda r: 2.5 if r["a"] >= 35 else int(r["a"]),  # ints, then floats in the last chunk only
+        lambda r: None if r["a"] % 9 == 0 else int(r["a"]),  # ints with None: float64 with NaN
+        lambda r: [r["a"]] if r["a"] == 20 else r["a"] / 2,  # one object among floats: object
     ],
-    ids=["int+float", "numpy+python float", "numpy int+bool", "bools", "bigint", "none+str", "surrogate"],
+    ids=[
+        "int+float",
+        "numpy+python float",
+        "numpy int+bool",
+        "bools",
+        "bigint",
+        "none+str",
+        "surrogate",
+        "float in last chunk",
+        "int+none",
+        "float+list",
+    ],
 )
 def test_scalar_kinds_keep_pandas_dtype_and_types(pool, f):
     df = pd.DataFrame({"a": range(40)})
@@ -67,3 +83,31 @@ def test_map_batches_result_larger_than_the_log(pool):
     df = pd.DataFrame({"a": np.arange(20_000, dtype=np.int64)})
     got = rowpool.map_batches(df, lambda c: c.assign(b=c["a"].astype(str) * 20), pool=pool, chunk_rows=5_000)
     pd.testing.assert_frame_equal(got, df.assign(b=df["a"].astype(str) * 20))
+
+
+def test_a_numeric_result_is_built_in_place_by_the_sink():
+    # The pandas sink places each range into one buffer as it arrives and the result Series wraps
+    # that buffer: the results' bytes are held once, whatever the rows (bench/scaling.py).
+    frame = pd.DataFrame({"a": range(10)})
+    sink = RowsSink(frame, "raise")
+    sink.write(0, 4, ChunkResults(np.full(4, RowTag.INT, np.uint8), np.arange(4, dtype=np.int64)))
+    floats = np.arange(4, 10, dtype=np.float64)
+    sink.write(4, 10, ChunkResults(np.full(6, RowTag.FLOAT, np.uint8), floats.view(np.int64)))
+    result = sink.finish([])
+    pd.testing.assert_series_equal(result, pd.Series(np.arange(10, dtype=np.float64)))
+    assert np.shares_memory(result.to_numpy(), sink.results.slots)
+
+
+def test_present_tags_counts_past_its_block():
+    tags = np.full(3 * (1 << 16) + 5, RowTag.FLOAT, dtype=np.uint8)
+    tags[-1] = RowTag.STR
+    assert present_tags(tags) == [RowTag.FLOAT, RowTag.STR]
+
+
+def test_one_str_after_many_floats_makes_an_object_result(pool):
+    df = pd.DataFrame({"a": range(70_000)})
+
+    def f(row):
+        return "last" if row["a"] == 69_999 else row["a"] * 0.5
+
+    _same(pool.apply(df, f), df.apply(f, axis=1))

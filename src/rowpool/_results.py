@@ -28,6 +28,7 @@ from ._protocol import Failure
 RowTag = _core.RowTag  # what a row's result is; defined in C++ (cpp/python/result_area.hpp)
 HEADER_BYTES = _core.RESULT_AREA_HEADER_BYTES
 LOCAL_LOG_BYTES = 64 << 10  # log of an area in the calling process (it spills into a list)
+TAGS_PER_COUNT = 1 << 16  # present_tags' block
 
 
 def area_bytes(rows: int, log_bytes: int) -> int:
@@ -79,6 +80,20 @@ class ChunkResults:
         """``rows`` rows that all failed with ``description`` (type name, message, traceback, type)."""
         tags = np.full(rows, RowTag.FAILED, dtype=np.uint8)
         return cls(tags, np.zeros(rows, dtype=np.int64), {}, dict.fromkeys(range(rows), description))
+
+    @classmethod
+    def room_for(cls, rows: int) -> ChunkResults:
+        """Room for the results of ``rows`` rows, filled range by range with ``place`` (its pages
+        are touched only as ranges arrive: nothing is held twice, nothing concatenated)."""
+        return cls(np.empty(rows, dtype=np.uint8), np.empty(rows, dtype=np.int64))
+
+    def place(self, begin: int, results: ChunkResults) -> None:
+        """Copies ``results`` in as the results of rows [begin, begin + len(results.tags))."""
+        end = begin + len(results.tags)
+        self.tags[begin:end] = results.tags
+        self.slots[begin:end] = results.slots
+        self.objects.update((begin + pos, value) for pos, value in results.objects.items())
+        self.errors.update((begin + pos, error) for pos, error in results.errors.items())
 
     @classmethod
     def holding(cls, value) -> ChunkResults:
@@ -143,5 +158,9 @@ def run_here(rows: int, fill, encode, describe) -> ChunkResults:
 
 
 def present_tags(tags: np.ndarray) -> list[int]:
-    """The RowTags that occur in ``tags`` (a count, not a sort: this runs over every row)."""
-    return np.flatnonzero(np.bincount(tags, minlength=len(RowTag))).tolist()
+    """The RowTags that occur in ``tags`` (a count, not a sort: this runs over every row), counted
+    block by block: ``bincount`` widens its input to int64, 8 bytes per row at once otherwise."""
+    counts = np.zeros(256, dtype=np.int64)  # tags are uint8
+    for start in range(0, len(tags), TAGS_PER_COUNT):
+        counts += np.bincount(tags[start : start + TAGS_PER_COUNT], minlength=256)
+    return np.flatnonzero(counts).tolist()

@@ -14,9 +14,10 @@ result. Under ``errors="raise"`` the earliest failure raises its RowError instea
 have received some ranges by then), so a sink sees failures only under ``"coerce"`` and
 ``"collect"`` -- unless it ``reports_failures`` itself (a class attribute set to True).
 
-The in-memory pandas result (``rowpool._pandas.sink``) is the first sink: it keeps the ranges and
-assembles the Series or DataFrame pandas' own ``apply`` returns. A file sink writes each range as
-it arrives; a Dask task returns its partition's in-memory result.
+The in-memory pandas result (``rowpool._pandas.sink``) is the first sink: it places each range into
+one buffer for every row as it arrives (its bytes held once: no chunk kept, nothing concatenated)
+and assembles the Series or DataFrame pandas' own ``apply`` returns. A file sink writes each range
+as it arrives; a Dask task returns its partition's in-memory result.
 
 The ``Collector`` sits between the runners (``_local`` in the calling process, ``_dispatch`` on
 workers) and the sink: results arrive in completion order and leave in row order; it gathers the

@@ -10,32 +10,30 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._results import RowTag, present_tags
+from .._results import ChunkResults, RowTag, present_tags
 
 _FLOATS = frozenset({RowTag.FLOAT, RowTag.NUMPY_FLOAT})
 _INTS = frozenset({RowTag.INT, RowTag.NUMPY_INT})
 _BOOLS = frozenset({RowTag.BOOL, RowTag.NUMPY_BOOL})
 
 
-def assemble_rows(parts: list, index: pd.Index):
-    """``parts``: ChunkResults per chunk, in row order. Returns a Series or DataFrame."""
-    if not parts:
-        return wrap_like_pandas([], index)
-    tags = np.concatenate([p.tags for p in parts])
-    slots = np.concatenate([p.slots for p in parts])
+def assemble_rows(results: ChunkResults, index: pd.Index):
+    """``results``: every row's (``ChunkResults.room_for`` filled in row order). Returns a Series or
+    DataFrame. Numeric results become the Series' own buffer, without a copy: ``results`` is
+    consumed (ints among floats are converted in place)."""
+    tags, slots = results.tags, results.slots
     kinds = set(present_tags(tags))
     if kinds and kinds <= _FLOATS | _INTS:
         if kinds <= _INTS:
-            return pd.Series(slots, index=index)
+            return pd.Series(slots, index=index, copy=False)
         values = slots.view(np.float64)
         if kinds & _INTS:  # pandas makes floats of ints mixed with floats
             ints = np.isin(tags, list(_INTS))
-            values = values.copy()
             values[ints] = slots[ints].astype(np.float64)
-        return pd.Series(values, index=index)
+        return pd.Series(values, index=index, copy=False)
     if kinds and kinds <= _BOOLS:
-        return pd.Series(slots != 0, index=index)
-    return wrap_like_pandas([value for part in parts for value in part.values()], index)
+        return pd.Series(slots != 0, index=index, copy=False)
+    return wrap_like_pandas(results.values(), index)
 
 
 def wrap_like_pandas(values: list, index: pd.Index):

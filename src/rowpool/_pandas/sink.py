@@ -1,6 +1,7 @@
-"""The in-memory pandas result, as Sinks (see ``rowpool._sink``): ranges of results are kept in row
-order and assembled at the end into exactly what pandas returns (``assemble``), with the failures
-frame of ``errors="collect"``."""
+"""The in-memory pandas result, as Sinks (see ``rowpool._sink``): ranges of results, in row order,
+placed into one buffer for every row as they arrive (``apply``, ``map``) or kept (``map_batches``,
+``groupby``), and assembled at the end into exactly what pandas returns (``assemble``), with the
+failures frame of ``errors="collect"``."""
 
 from __future__ import annotations
 
@@ -31,25 +32,45 @@ def with_failures(result: Any, errors: str, failures: list[Failure], index: pd.I
     return (result, failure_frame(failures, index)) if errors == "collect" else result
 
 
-class _KeptRanges:
-    """Keeps every written range; ``finish`` assembles them (``assemble_ranges``)."""
+class _Assembled:
+    """A sink whose ``finish`` returns ``result()`` (with the failures frame under ``"collect"``)."""
 
     def __init__(self, index: pd.Index, errors: str):
         self.index = index
         self.errors = errors
+
+    def finish(self, failures: list[Failure]) -> Any:
+        return with_failures(self.result(), self.errors, failures, self.index)
+
+    def result(self) -> Any:
+        raise NotImplementedError
+
+
+class _KeptRanges(_Assembled):
+    """Keeps every written range with its ChunkResults, for ``result``."""
+
+    def __init__(self, index: pd.Index, errors: str):
+        super().__init__(index, errors)
         self.ranges: list[tuple[int, int, ChunkResults]] = []
 
     def write(self, begin: int, end: int, results: ChunkResults) -> None:
         self.ranges.append((begin, end, results))
 
-    def finish(self, failures: list[Failure]) -> Any:
-        return with_failures(self.assemble_ranges(), self.errors, failures, self.index)
 
-    def assemble_ranges(self) -> Any:
-        raise NotImplementedError
+class _PlacedRows(_Assembled):
+    """Places each written range into one ``ChunkResults`` for every row of ``index`` as it
+    arrives, for ``result``: no chunk is kept and nothing is concatenated, so the results' bytes
+    are held once (a float result becomes the Series' buffer as it is)."""
+
+    def __init__(self, index: pd.Index, errors: str):
+        super().__init__(index, errors)
+        self.results = ChunkResults.room_for(len(index))
+
+    def write(self, begin: int, end: int, results: ChunkResults) -> None:
+        self.results.place(begin, results)
 
 
-class RowsSink(_KeptRanges):
+class RowsSink(_PlacedRows):
     """``apply``'s result: a Series or DataFrame on the input's index, typed as pandas types it,
     of the frame's own subclass and with its ``attrs`` (``assemble.like_apply_of``)."""
 
@@ -57,17 +78,16 @@ class RowsSink(_KeptRanges):
         super().__init__(frame.index, errors)
         self.frame = frame
 
-    def assemble_ranges(self) -> Any:
-        rows = assemble.assemble_rows([results for _b, _e, results in self.ranges], self.index)
-        return assemble.like_apply_of(rows, self.frame)
+    def result(self) -> Any:
+        return assemble.like_apply_of(assemble.assemble_rows(self.results, self.index), self.frame)
 
 
-class ValuesSink(_KeptRanges):
+class ValuesSink(_PlacedRows):
     """Every row's result as ``func`` returned it, in a list, before any dtype inference
     (``rowpool.map`` and the ``raw``/``result_type`` replay hand them to pandas)."""
 
-    def assemble_ranges(self) -> list:
-        return [value for _b, _e, results in self.ranges for value in results.values()]
+    def result(self) -> list:
+        return self.results.values()
 
 
 class RangesSink(_KeptRanges):
@@ -83,7 +103,7 @@ class RangesSink(_KeptRanges):
 class BatchesSink(_KeptRanges):
     """``map_batches``' result: the chunks' values combined in input order."""
 
-    def assemble_ranges(self) -> Any:
+    def result(self) -> Any:
         values = [results.values()[0] for _b, _e, results in self.ranges]
         failed = [bool(results.errors) for _b, _e, results in self.ranges]
         bounds = [(b, e) for b, e, _results in self.ranges]

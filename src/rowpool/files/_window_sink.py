@@ -80,14 +80,15 @@ class WindowSink:
             assembler = BatchesSink(window.frame.index, self.errors)
         else:
             assembler = RowsSink(window.frame, self.errors)
-        assembler.ranges = [(b - begin, e - begin, r) for b, e, r in self.pending]
+        for b, e, r in self.pending:
+            assembler.write(b - begin, e - begin, r)
         labels = window.frame.index
         failures = [
             [_label(labels[b - begin + f.position]), f.type_name, f.message, f.traceback]
             for b, _e, r in self.pending
             for f in r.failures
         ]
-        self.inner.add(window, assembler.assemble_ranges(), failures)
+        self.inner.add(window, assembler.result(), failures)
         self.failures += failures
         if self.progress_bar is not None:
             self.progress_bar.update(end - begin)
