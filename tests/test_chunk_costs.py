@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rowpool import _codec, _core
+from rowpool import _codec, _core, _dispatch, _task_block
 from rowpool._pandas.rows import JobContext, RowSource, decode_chunk
 from rowpool._pandas.source import FrameSource
 from rowpool._results import run_here
@@ -159,3 +159,28 @@ def test_a_chunk_that_imports_modules_teaches_the_scheduler_nothing(pool, tmp_pa
     pd.testing.assert_series_equal(result, df.apply(_import_at_row_zero, axis=1, args=(module,)))
     # Chunks of 6, 6, 6 and 2 rows: the first paid the import of the module, and was not recorded.
     assert sorted(recorded) == [2, 6, 6]
+
+
+def _row_sum(row):
+    return row.sum()
+
+
+def test_a_chunk_holds_at_most_max_chunk_bytes(pool, monkeypatch):
+    # Cheap rows of a long frame: the time target alone cuts chunks of up to 1/5 of the arena
+    # (here ~16,000 rows, 1.5 MB, by the tail rule). Capped, the arena pages a job touches stay
+    # the same however many rows it has (bench/scaling.py).
+    cap = 256 << 10
+    monkeypatch.setattr(_dispatch, "MAX_CHUNK_BYTES", cap)
+    chunks = []
+    real = _task_block.write
+
+    def recording(memory, block, plan, parts, rows, *args):
+        chunks.append((plan.total, rows.end - rows.begin))
+        return real(memory, block, plan, parts, rows, *args)
+
+    monkeypatch.setattr(_task_block, "write", recording)
+    df = pd.DataFrame(np.random.default_rng(0).random((100_000, 10)), columns=list("abcdefghij"))
+    pd.testing.assert_series_equal(pool.apply(df, _row_sum), df.apply(_row_sum, axis=1))
+    assert sum(rows for _bytes, rows in chunks) == len(df)
+    largest = max(block for block, _rows in chunks)
+    assert cap // 2 < largest <= cap  # chunks grew up to the cap, not past it

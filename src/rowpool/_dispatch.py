@@ -40,6 +40,10 @@ from .errors import BudgetExceeded, EngineError, QueueClosed
 
 PREFETCH = 2
 TARGET_CHUNK_SECONDS = 0.25
+# A chunk's block at most (its columns as sent, projected, and its result area): the arena pages a
+# job touches then stay the same from 10^5 rows on, where the time target alone grows chunks to
+# tens of MB (bench/scaling.py); 4 MB is still milliseconds of rows, far above a chunk's fixed cost.
+MAX_CHUNK_BYTES = 4 << 20
 
 
 @dataclass
@@ -172,13 +176,13 @@ class Dispatcher(Limits):
             parts, projection = self.columns.parts(self.source, rows.begin, rows.end)
             result_rows = self.result_rows(rows)
             plan = BlockPlan.of(parts, result_rows, self.log_bytes_per_row)
-            if (
-                plan.total > self.pool.arena.capacity // 2
-                and rows.end - rows.begin > 1
-                and not self.fixed_rows
-            ):
-                middle = (rows.begin + rows.end) // 2  # a chunk too big for the budget: halve it
-                self.pending.extendleft([rows._replace(begin=middle), rows._replace(end=middle)])
+            limit = min(self.pool.arena.capacity // 2, MAX_CHUNK_BYTES)
+            if plan.total > limit and rows.end - rows.begin > 1 and not self.fixed_rows:
+                # Too big for the budget or past MAX_CHUNK_BYTES: cut into pieces that fit.
+                pieces = min(plan.total // limit + 1, rows.end - rows.begin)
+                cuts = [rows.begin + (rows.end - rows.begin) * i // pieces for i in range(pieces + 1)]
+                cut = [rows._replace(begin=begin, end=end) for begin, end in zip(cuts, cuts[1:])]
+                self.pending.extendleft(reversed(cut))
                 continue
             block = self.allocate(rows, plan.total)
             if block is None:  # arena full: wait for a result to free space
