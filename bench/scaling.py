@@ -1,8 +1,9 @@
 """How cost grows (issue 18 item 4): rows/s and peak PSS of ``rowpool.apply`` over float frames of
 10^4 ... 10^7 rows (10 columns) and of 10 ... 10,000 columns (10^4 rows), with 1 and 2 workers.
 
-    python bench/scaling.py [--max-rows N] [--out DIR]   # DIR/scaling.json, DIR/scaling.md and
-                                                         # DIR/plots/scaling.png
+    python bench/scaling.py [--max-rows N] [--axis rows|columns] [--out DIR]
+        # DIR/scaling.json, DIR/scaling.md and DIR/plots/scaling.png; --axis reruns one sweep and
+        # keeps the other sweep's points from DIR/scaling.json
 
 Each point is a fresh process (``measure.run_measured`` samples its whole tree) that builds the
 frame, then calls ``rowpool.apply(df, scaling_row, workers=w, in_process=False)`` twice (every row
@@ -153,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rows", type=int, default=ROWS[-1], help="largest row count (default 10^7)")
     parser.add_argument("--out", type=Path, default=HERE, help="where scaling.json and plots/ go")
     parser.add_argument(
+        "--axis", choices=("rows", "columns"), help="run this sweep only; keep the other's points from OUT"
+    )
+    parser.add_argument(
         "--child", nargs=4, metavar=("ROWS", "COLUMNS", "WORKERS", "OUT"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
@@ -161,21 +165,33 @@ def main(argv: list[str] | None = None) -> int:
         child(int(rows), int(columns), int(workers), Path(out))
         return 0
     become_subreaper()
-    grid = [(r, COLUMNS_OF_ROWS) for r in ROWS if r <= args.max_rows]
-    grid += [(ROWS_OF_COLUMNS, c) for c in COLUMNS if (ROWS_OF_COLUMNS, c) not in grid]
+    rows_grid = [(r, COLUMNS_OF_ROWS) for r in ROWS if r <= args.max_rows]
+    columns_grid = [(ROWS_OF_COLUMNS, c) for c in COLUMNS if (ROWS_OF_COLUMNS, c) not in rows_grid]
+    grid = {"rows": rows_grid, "columns": columns_grid}.get(args.axis, rows_grid + columns_grid)
     points = []
     for rows, columns in grid:
         for workers in WORKERS:
             points.append(measure(rows, columns, workers))
             print(table(points[-1:]).splitlines()[-1], flush=True)
+    kept_note = ""
+    previous = args.out / "scaling.json"
+    if args.axis and previous.exists():
+        kept = [p for p in json.loads(previous.read_text()) if (p["rows"], p["columns"]) not in grid]
+        points = (
+            [p for p in points if p["columns"] == COLUMNS_OF_ROWS]
+            + kept
+            + [p for p in points if p["columns"] != COLUMNS_OF_ROWS]
+        )
+        other = "columns" if args.axis == "rows" else "rows"
+        kept_note = f" (the {args.axis} sweep; the {other} sweep's points are from an earlier run)"
     (args.out / "scaling.json").write_text(json.dumps(points, indent=1))
     plot(points, args.out / "plots" / "scaling.png")
-    (args.out / "scaling.md").write_text(section(points))
+    (args.out / "scaling.md").write_text(section(points, kept_note))
     print(table(points))
     return 0
 
 
-def section(points: list[dict]) -> str:
+def section(points: list[dict], kept_note: str = "") -> str:
     """The BENCHMARKS.md section of a run."""
     load = os.getloadavg()[0]
     return "\n".join(
@@ -184,7 +200,7 @@ def section(points: list[dict]) -> str:
             "",
             "`python bench/scaling.py` — "
             + (__doc__ or "").split("\n\n")[2].replace("\n", " ").strip()
-            + f" Measured {time.strftime('%Y-%m-%d')}, load average {load:.1f} on "
+            + f" Measured {time.strftime('%Y-%m-%d')}{kept_note}, load average {load:.1f} on "
             + f"{os.cpu_count()} cores at the end.",
             "",
             table(points),
