@@ -209,9 +209,11 @@ def test_group_bigger_than_the_memory_budget_is_named():
             rowpool.BudgetExceeded, match=r"the group 'big' \(150000 rows\).*alone.*memory_budget"
         ):
             groupby_apply(frame, "g", len, pool=pool)
-        pairs = pd.DataFrame({"g": np.repeat(np.arange(4), 40_000), "x": 1.0})
+        # Groups of 25,000 rows fit the budget one by one, not two by two.
+        pairs = pd.DataFrame({"g": np.repeat(np.arange(4), 25_000), "x": 1.0})
         with pytest.raises(
-            rowpool.BudgetExceeded, match=r"the 2 groups \d, \d \(80000 rows\).*lower chunk_rows"
+            rowpool.BudgetExceeded, match=r"the 2 groups \d, \d \(50000 rows\).*lower chunk_rows"
         ):
-            groupby_apply(pairs, "g", len, pool=pool, chunk_rows=2)
-        assert groupby_apply(pairs, "g", len, pool=pool, chunk_rows=1).tolist() == [40_000] * 4
+            groupby_apply(pairs, "g", len, pool=pool, chunk_rows=2, include_groups=False)
+        got = groupby_apply(pairs, "g", len, pool=pool, chunk_rows=1, include_groups=False)
+        assert got.tolist() == [25_000] * 4
