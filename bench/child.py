@@ -55,8 +55,8 @@ def _reader(source, engine_name: str):
 
 
 def _bytes_moved() -> int | None:
-    """Bytes rowpool's last job moved to its workers (chunks and fetched columns), when rowpool ran
-    one in this process (a file scenario's windows or a cluster's parts are not counted)."""
+    """Bytes rowpool's last job run on workers moved to them (chunks and fetched columns), when this
+    process ran one (jobs of a Dask cluster's workers are not counted)."""
     projection = sys.modules.get("rowpool._projection")
     if projection is None:
         return None

@@ -80,11 +80,15 @@ def test_a_thousand_columns_reading_two_move_far_fewer_bytes_than_the_frame(pool
     assert traffic.total < frame_bytes(df) / 5
 
 
-def test_chunks_read_different_columns(pool):
+@pytest.mark.parametrize("rows_major", [True, False])
+def test_chunks_read_different_columns(pool, rows_major):
     df = wide()
+    if not rows_major:  # built column by column: a block stored column after column
+        df = pd.DataFrame({label: df[label].to_numpy() for label in df.columns})
+        assert not df._mgr.blocks[0].values.T.flags.c_contiguous
 
     def by_chunk(row):
-        return row[f"c{int(row['i']) // 700}"]  # a new column every 700 rows
+        return row[f"c{int(row['i']) // 700}"] - row["c59"]  # a new column every 700 rows
 
     traffic = same(df, by_chunk, pool=pool)
     assert traffic.fetches > 0
@@ -184,6 +188,19 @@ def test_object_rows_of_str_categorical_and_datetime_columns(pool):
     same(df, lambda row: str(row.to_dict()) if row["x"] == 1_000 else str(row["t"]), pool=pool)
 
 
+def test_rows_of_an_extension_dtype(pool):
+    positions = np.arange(ROWS)
+    df = pd.DataFrame(
+        {f"n{j}": pd.array(np.where(positions % 7 == j, None, positions * j), "Int64") for j in range(6)}
+    )
+    late = ROWS - 300
+
+    def reads(row):
+        return str(row.to_dict()) if row.name == late else str(row["n1"] + row["n2"])
+
+    assert same(df, reads, pool=pool).fetches >= 1
+
+
 def test_failures_after_a_fetch_raise_and_collect_as_pandas_rows(pool):
     df = wide(width=10)
     late = ROWS - 100
@@ -264,6 +281,14 @@ def test_batches_and_series_rows_carry_every_column(pool):
     got = rowpool.apply(df, lambda row: row["c1"], pool=pool, chunk_rows=CHUNK, row_type="series")
     pd.testing.assert_series_equal(got, df["c1"].rename(None))
     assert _projection.last_traffic().chunk_bytes >= frame_bytes(df)
+
+
+def test_columns_holding_most_of_a_row_move_every_column(pool):
+    df = wide(width=10).drop(columns=["i", "flag"])
+    traffic = same(df, lambda row: sum(row[f"c{j}"] for j in range(9)), pool=pool)
+    assert traffic.chunk_bytes >= frame_bytes(df)
+    traffic = same(df, lambda row: sum(row[f"c{j}"] for j in range(7)), pool=pool)
+    assert traffic.chunk_bytes < frame_bytes(df)
 
 
 def test_projection_can_be_turned_off(pool, monkeypatch):

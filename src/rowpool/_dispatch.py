@@ -95,9 +95,8 @@ class Dispatcher(Limits):
         self.job_id = 0
         self.chunk_ids = 0
         self.log_bytes_per_row = 0.0  # result log bytes per row, as measured (str/object results)
-        schema = spec.schema
         lazy_rows = spec.mode == "rows" and spec.row_type == "row"
-        self.columns = ChunkColumns(schema.layout, schema.width, enabled=lazy_rows, read=read)
+        self.columns = ChunkColumns(spec.schema.layout, enabled=lazy_rows, read=read)
         per_chunk = pool.arena.capacity // (PREFETCH * pool.workers + 1)
         self.scheduler = _core.Scheduler(
             source.rows - first_row,

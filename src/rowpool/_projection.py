@@ -20,7 +20,8 @@ A row reading a column its chunk lacks gets it on the spot: the worker sends FET
 positions) and waits for COLUMNS, the columns of the chunk's rows packed by ``_codec`` in the
 layout ``project(layout, positions)``; ``func`` still runs once per row. A row that needs its
 genuine Series (``row.values``, iteration, an unknown label ...) needs every column: the worker
-reports ``READ_ALL`` and later chunks carry every column again.
+reports ``READ_ALL`` and later chunks carry every column again, as they do once the columns read
+hold most of a row's bytes (``MOST_BYTES``).
 
 Only row jobs of lazy rows (``mode == "rows"``, ``row_type == "row"``) project; ``map_batches``,
 ``raw=True`` and groups hand ``func`` whole frames. ``ENABLED`` turns projection off (bench).
@@ -36,12 +37,17 @@ import numpy as np
 from . import _codec, _protocol
 
 ENABLED = True
+# A projection holding at least this share of a row's bytes is not worth it: cutting blocks copies
+# the columns kept twice (cut, then packed), so chunks carry every column instead.
+MOST_BYTES = 0.8
+OTHER_CELL_BYTES = 64  # a guess for a value that is no fixed-width numpy one (pickled, str, cells)
 
 
 class Projection(NamedTuple):
     """Columns ``positions`` (sorted) of a job's layout: ``layout``, the layout of a chunk carrying
     only them, and per entry of it ``cuts``: (the number of the job's layout entry it comes from,
-    the offsets of the columns kept in that block, or None for the whole entry)."""
+    the offsets of the columns kept in that block as an index array or a slice, or None for the
+    whole entry)."""
 
     number: int  # named by the TASK record; 0 is every column (the job's own layout)
     positions: np.ndarray
@@ -65,8 +71,18 @@ def project(layout: list, positions, number: int = 0) -> Projection:
         else:  # only blocks hold several columns
             kept = tuple(columns[offset] for offset in offsets)
             entries.append((kind, dtype, kept, rows_major))
-            cuts.append((index, np.array(offsets, dtype=np.intp)))
+            first, last = offsets[0], offsets[-1]
+            adjacent = last - first + 1 == len(offsets)  # a slice: a view, copied once (packed)
+            cuts.append((index, slice(first, last + 1) if adjacent else np.array(offsets, dtype=np.intp)))
     return Projection(number, np.array(sorted(wanted), dtype=np.int64), entries, cuts)
+
+
+def row_bytes(layout: list) -> int:
+    """About how many bytes a row of chunks with this layout takes."""
+    return sum(
+        len(columns) * (dtype.itemsize if isinstance(dtype, np.dtype) else OTHER_CELL_BYTES)
+        for _kind, dtype, columns, _rows_major in layout
+    )
 
 
 @dataclass
@@ -80,6 +96,7 @@ class Traffic:
 
     @property
     def total(self) -> int:
+        """Every byte moved."""
         return self.chunk_bytes + self.fetched_bytes
 
 
@@ -95,12 +112,12 @@ class ChunkColumns:
     """The dispatcher's side: the columns the job's rows read so far, and the projection that the
     chunks cut from now on carry (``current``; None: every column)."""
 
-    def __init__(self, layout: list, width: int, *, enabled: bool, read: ColumnReads | None = None):
+    def __init__(self, layout: list, *, enabled: bool, read: ColumnReads | None = None):
         """``read``: what the rows run in the calling process read (None: no row ran there)."""
         global _last
         _last = self.traffic = Traffic()
         self.layout = layout
-        self.width = width
+        self.full_bytes = row_bytes(layout)
         self.enabled = enabled and ENABLED
         self.read: set[int] = set()
         self.projections = 0
@@ -120,11 +137,12 @@ class ChunkColumns:
         if self.current is not None and not new:
             return
         self.read |= new
-        if len(self.read) == self.width:
-            self.enabled, self.current = False, None
+        projection = project(self.layout, self.read, self.projections + 1)
+        if row_bytes(projection.layout) >= MOST_BYTES * self.full_bytes:
+            self.enabled, self.current = False, None  # the columns read only grow: for good
             return
         self.projections += 1
-        self.current = project(self.layout, self.read, self.projections)
+        self.current = projection
 
     def parts(self, source, begin: int, end: int) -> tuple[list, int]:
         """The parts of chunk [begin, end) as it travels, and the number of its projection."""
@@ -162,11 +180,13 @@ class ColumnReads:
         self._every_reported = False
 
     def read(self, position: int) -> None:
+        """A row read the column at ``position`` (once per column and chunk, see ``RowSource``)."""
         if position not in self.seen:
             self.seen.add(position)
             self._unreported.append(position)
 
     def read_all(self) -> None:
+        """A row needed its genuine Series."""
         self.every = True
 
     def report(self) -> tuple[int, bytes]:

@@ -204,7 +204,7 @@ class FrameSource:
             return _utf8_part(source, begin, end)
         if kind == "cells":
             return cell_part(source, dtype, begin, end)
-        if kind == "block" and offsets is not None:  # a copy of the columns kept
+        if kind == "block" and offsets is not None:  # the columns kept (a copy, or a slice's view)
             return source[begin:end, offsets] if rows_major else source[offsets, begin:end]
         if kind == "block" and not rows_major:
             return source[:, begin:end]
