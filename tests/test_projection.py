@@ -237,6 +237,23 @@ def test_a_worker_killed_while_it_waits_for_columns(pool, monkeypatch):
     assert pool.arena.blocks == 0 and pool.arena.used == 0
 
 
+def test_a_job_interrupted_while_a_worker_waits_for_columns(monkeypatch):
+    df = wide(width=10)
+    func = lambda row: row["c1"] + (row["c9"] if row["i"] >= ROWS // 2 else 0.0)  # noqa: E731
+    answer = _dispatch.Dispatcher.send_columns
+
+    def interrupt(self, worker, chunk_id, request):
+        raise KeyboardInterrupt  # as Ctrl-C would, with the worker blocked until its reply
+
+    monkeypatch.setattr(_dispatch.Dispatcher, "send_columns", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        rowpool.apply(df, func, in_process=False, chunk_rows=CHUNK)
+    monkeypatch.setattr(_dispatch.Dispatcher, "send_columns", answer)
+    # The default pool was aborted and comes back for the next jobs, which fetch too.
+    assert same(df, func).fetches >= 1
+    assert same(df, lambda row: row["c2"] * (row["c8"] if row["i"] == ROWS - 1 else 1.0)).fetches == 1
+
+
 def make_dies_once(marker: str, row_to_die: int):
     """A row function reading a new column on ``row_to_die``, then SIGKILLing its worker, once."""
 
