@@ -115,6 +115,41 @@ def test_job_too_long_for_the_budget_hands_the_rest_to_workers(tmp_path, monkeyp
     assert pids[:here] == [os.getpid()] * here  # the first rows, then none here
 
 
+def spin(seconds):
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        pass
+
+
+def test_a_remainder_cheaper_than_a_start_finishes_here_after_a_slow_row(monkeypatch):
+    # 400 rows of 0.1 ms and one of 80 ms: the rows run here pass the budget (50 ms) at row 200,
+    # but the 200 rows left cost ~20 ms, far less than starting workers: they finish here.
+    monkeypatch.setattr(_local, "START_SECONDS", 0.05)
+    df = frame(400)
+
+    def func(row):
+        spin(0.08 if row["a"] == 200 else 0.0001)
+        return os.getpid()
+
+    pids = rowpool.apply(df, func, workers=2)
+    assert (pids == os.getpid()).all()
+
+
+def test_rows_growing_costlier_past_the_budget_go_to_workers(monkeypatch):
+    # Cheap rows project the job within the budget, then every row costs 2 ms: priced at the
+    # recent pieces' rate, the rows left go to workers instead of running here one by one.
+    monkeypatch.setattr(_local, "START_SECONDS", 0.05)
+    df = frame(600)
+
+    def func(row):
+        spin(0.002 if row["a"] >= 100 else 0.0001)
+        return os.getpid()
+
+    pids = rowpool.apply(df, func, workers=2)
+    here = int((pids == os.getpid()).sum())
+    assert 100 <= here <= 350  # 500 rows x 2 ms are 20 budgets: most of them ran in workers
+
+
 def test_first_rows_cost_projects_a_long_job_to_workers_early(monkeypatch):
     df = frame(400)
 

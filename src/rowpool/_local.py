@@ -4,11 +4,14 @@ Starting the default pool's workers (fresh interpreters) costs a fraction of a s
 busy machine; handing a job to them once they are warm costs milliseconds. Each start, cold or
 warm, is measured (``record_start``), and a job whose serial cost is below what recent starts of
 its kind cost finishes sooner without them. The cost is measured, not guessed: the first rows run
-here, in pieces that grow while their measured cost, projected over the whole job, stays within
-the budget (rows priced by their weight where the source gives one: a group by its rows). Once the
-projection passes it, or a piece alone would pass it, the rows not run yet go to workers: every
-row still runs exactly once. Rows are built from the same Chunk and by the same C++ row loop as in
-a worker, so results, dtypes and failure records are the same.
+here, in growing pieces, and after each the rows left are priced from what the pieces cost (rows
+weighed where the source says so: a group by its rows). Once the rows left would cost more than
+``HANDOVER_BUDGETS`` budgets here (workers started for them then finish sooner), or a piece alone
+would pass the budget, the rows not run yet go to workers: every row still runs exactly once. Past
+the budget the rows left are priced at the recent pieces' rate, so rows growing costlier still go
+to workers, while a remainder cheaper than a start (the end of a job whose rows ran slower than
+projected) finishes here. Rows are built from the same Chunk and by the same C++ row loop as in a
+worker, so results, dtypes and failure records are the same.
 
 Nothing runs here with ``pool=`` (the caller chose warm workers), ``timeout=`` or
 ``max_worker_memory=`` (only a worker can be stopped), or ``in_process=False``. A row that crashes
@@ -21,7 +24,9 @@ from __future__ import annotations
 import bisect
 import math
 import os
+import statistics
 import time
+from collections import deque
 
 from ._pandas.rows import JobContext, run_rows
 from ._projection import ColumnReads
@@ -38,6 +43,10 @@ MEASURED_STARTS = 5  # the budget is the median of this many recent starts
 PROBE_SECONDS = 0.01  # rows run here before their projected cost can send the rest to workers
 PIECE_SECONDS = 0.02  # then pieces this long: the projection is checked again after each
 MAX_GROWTH = 4  # a piece is at most this many times longer (in rows) than the one before
+# Rows left go to workers once they would cost more than this many budgets (worker starts) here: on
+# 2 workers they then finish no later than here, counting the start.
+HANDOVER_BUDGETS = 2.0
+RECENT_PIECES = 3  # past the budget, the rows left are priced at the median rate of these pieces
 
 
 # Seconds from asking for the default pool to its first worker's first row: cold (workers started)
@@ -139,11 +148,12 @@ class LocalRun:
         total = weights.of(0, rows)
         size = self.fixed_rows or 1
         best_rate = math.inf  # seconds per unit of weight of the fastest piece after the first
+        recent: deque[float] = deque(maxlen=RECENT_PIECES)  # the rates of the last pieces
         per_unit = 0.0  # what a unit of weight costs, once a piece ran
         while self.next_row < rows:
             begin, end = self.next_row, min(rows, self.next_row + size)
-            if per_unit and self.seconds + per_unit * weights.of(begin, end) > self.budget:
-                return  # a piece (a big group) that alone would take the run past the budget
+            if per_unit and per_unit * weights.of(begin, end) > self.budget:
+                return  # a piece (a big group) that alone would pass the budget
             piece = self.piece(begin, end)
             started = time.perf_counter()  # the cost of rows, without the piece's own overhead
             outcome = self.run_piece(context, piece, end - begin)
@@ -154,16 +164,20 @@ class LocalRun:
             if outcome.errors and self.spec.errors == "raise":
                 self.failed = True
                 return
-            # The rows left cost what the fastest piece after the first cost per row: the first
-            # also paid for warming up (imports, caches), and a piece the machine stalled (a busy
-            # core) says nothing about the rest. Once the rows run here pass the budget they go
-            # to workers whatever the projection: at worst this costs one budget.
+            # Within the budget the rows left cost what the fastest piece after the first cost per
+            # row: the first also paid for warming up (imports, caches), and a piece the machine
+            # stalled (a busy core) says nothing about the rest. Past the budget they cost what
+            # the recent pieces did, so that rows growing costlier still go to workers.
             if begin > 0 and elapsed > 0:
-                best_rate = min(best_rate, elapsed / max(1, weights.of(begin, end)))
+                rate = elapsed / max(1, weights.of(begin, end))
+                best_rate = min(best_rate, rate)
+                recent.append(rate)
             done = weights.of(0, end)
             per_unit = best_rate if best_rate < math.inf else self.seconds / max(1, done)
+            if self.seconds > self.budget and recent:
+                per_unit = max(per_unit, statistics.median(recent))
             probed = self.seconds >= min(PROBE_SECONDS, self.budget)  # warm workers: a short probe
-            if probed and self.seconds + per_unit * (total - done) > self.budget:
+            if probed and per_unit * (total - done) > HANDOVER_BUDGETS * self.budget:
                 return
             if not self.fixed_rows and end < rows:
                 target = PROBE_SECONDS - self.seconds if self.seconds < PROBE_SECONDS else PIECE_SECONDS
