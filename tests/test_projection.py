@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import rowpool
-from rowpool import _dispatch, _projection
+from rowpool import _dispatch, _local, _projection
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -127,6 +127,7 @@ def make_slow_reader(spin: int):
 
 @pytest.mark.tiny_jobs_in_process
 def test_rows_run_in_the_calling_process_cut_the_first_chunks_of_workers(monkeypatch):
+    monkeypatch.setattr(_local, "START_SECONDS", 0.02)  # the job is worth ten worker starts
     df = pd.DataFrame(np.random.default_rng(2).random((20_000, 500))).add_prefix("c")
     func = make_slow_reader(300)
     cut = _projection.ChunkColumns.parts
