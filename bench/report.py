@@ -442,8 +442,17 @@ def render(results: dict, md_path: Path, plot_dir: Path) -> str:
     for name in SCENARIOS:
         if name in runs:
             out += _scenario_section(name, runs[name], md_path, plot_dir)
-    # Written by scaling.py, by outofcore.py, and by hand (cluster runs, history, issue 16's runs).
-    for written in ("scaling.md", "outofcore.md", "cluster.md", "history.md", "pandas-integration.md"):
+    # Written by scaling.py, by outofcore.py, and by hand (cluster runs, history, columns moved,
+    # issue 16's runs).
+    sections = (
+        "scaling.md",
+        "outofcore.md",
+        "cluster.md",
+        "history.md",
+        "projection.md",
+        "pandas-integration.md",
+    )
+    for written in sections:
         section = Path(__file__).with_name(written)
         if section.exists():
             out += [section.read_text().rstrip(), ""]
