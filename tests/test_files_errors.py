@@ -152,7 +152,7 @@ FULL_DISK_JOB = textwrap.dedent(
     import resource, signal, sys
     import rowpool
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
-    resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (128 * 1024, 128 * 1024))
     try:
         rowpool.apply(sys.argv[1], lambda row: row["a"] * 2, output=sys.argv[2], keep=["id"], workers=1)
     except OSError as error:
@@ -163,9 +163,9 @@ FULL_DISK_JOB = textwrap.dedent(
 
 
 def test_a_full_disk_mid_write_fails_naming_the_file(tmp_path, parquet, pool):
-    """Fills a 256 KiB tmpfs where we may mount one; elsewhere a 512 KiB file-size rlimit (EFBIG)
+    """Fills a 64 KiB tmpfs where we may mount one; elsewhere a 128 KiB file-size rlimit (EFBIG)
     stands in for the full device, in a child process."""
-    with mounted_tmpfs(tmp_path / "small", "size=256k") as directory:
+    with mounted_tmpfs(tmp_path / "small", "size=64k") as directory:
         if directory is not None:
             output = directory / "out.parquet"
             with pytest.raises(OSError, match=r"writing .* failed: No space left on device") as raised:

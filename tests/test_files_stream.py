@@ -38,12 +38,15 @@ def _results(begin: int, end: int, floats_from: int | None) -> pd.Series:
     return pd.Series(values)
 
 
-def _run(output: str, *, stop_after: int | None = None, floats_from: int | None = None) -> FileSink:
+def _run(
+    output: str, *, stop_after: int | None = None, floats_from: int | None = None, rows: int | None = None
+) -> FileSink:
     """Commits the windows not committed yet; ``stop_after``: stops after that many windows, as a
-    run that was killed (its journal left for a resume), else publishes the output."""
+    run that was killed (its journal left for a resume), else publishes the output. ``rows``: the
+    input's rows, told to the sink (the last window is then streamed only)."""
     target = OutputTarget.check(output, overwrite=True, resume=True, inputs=[])
     journal = Journal.open(output, FINGERPRINT) or Journal.create(output, FINGERPRINT)
-    sink = FileSink(target, journal)
+    sink = FileSink(target, journal, rows)
     for number, (begin, end) in enumerate(w for w in WINDOWS if w[0] >= journal.rows):
         if number == stop_after:
             sink.close()
@@ -109,3 +112,31 @@ def test_a_stopped_run_leaves_no_temporary_output(tmp_path):
     sink.close(stopped=True)
     assert not os.path.exists(temporary)
     assert Journal.open(output, FINGERPRINT).rows == 1_500  # and the journal kept for a resume
+
+
+@pytest.mark.parametrize("floats_from", [None, 4000])
+def test_the_last_window_is_streamed_only_and_runs_again_on_resume(tmp_path, monkeypatch, floats_from):
+    """The window ending the input gets no part file: a run stopped before its output is in place
+    (here: the rename fails) runs it again when resumed, and the output is the one of a run that
+    committed every window. A last window that changes a column's type is committed (the output
+    is assembled from the parts)."""
+    whole = str(tmp_path / "whole.parquet")
+    _run(whole, floats_from=floats_from)
+    output = str(tmp_path / "out.parquet")
+    publish = OutputTarget.publish
+
+    def failing_publish(self):
+        raise OSError(5, "the rename failed")
+
+    monkeypatch.setattr(OutputTarget, "publish", failing_publish)
+    with pytest.raises(OSError, match="the rename failed"):
+        _run(output, floats_from=floats_from, rows=4321)
+    journal = Journal.open(output, FINGERPRINT)
+    assert journal is not None and journal.done == (floats_from is not None)
+    assert journal.rows == (4000 if floats_from is None else 4321)
+    monkeypatch.setattr(OutputTarget, "publish", publish)
+    sink = _run(output, floats_from=floats_from, rows=4321)
+    assert sink.rows == 4321
+    with open(whole, "rb") as a, open(output, "rb") as b:
+        assert a.read() == b.read()
+    assert not os.path.exists(os.path.dirname(journal.path("x")))

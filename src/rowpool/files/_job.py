@@ -170,7 +170,7 @@ def run_to_file(
         rows = output_rows(target)
         return FileJobSummary(target.path, rows, 0, time.perf_counter() - started, resumed_rows=rows)
     resumed = journal.rows
-    sink = FileSink(target, journal)
+    sink = FileSink(target, journal, rows)
     if not journal.done:
         bar = make_progress(progress, rows)
         if bar is not None:
@@ -192,7 +192,7 @@ def run_to_file(
     failures = journal.failures
     return FileJobSummary(
         path=target.path,
-        rows=journal.rows,
+        rows=sink.rows,
         failures=len(failures),
         wall=time.perf_counter() - started,
         resumed_rows=resumed,

@@ -63,11 +63,18 @@ class FileSink:
     order, at most ``COMMIT_QUEUE`` windows behind (it first streams the parts an earlier run
     committed). ``close`` waits for it; its first error is raised by the next ``add``, by
     ``close`` or by ``finish``.
+
+    The window that ends the input (``rows``, when known) is only streamed, without a part file
+    or a journal record, unless it has failures or the stream cannot take it: the job's tail then
+    waits for no part file, and a run stopped before the output is in place runs that window again
+    when resumed (its journal does not say done).
     """
 
-    def __init__(self, target: OutputTarget, journal: Journal):
+    def __init__(self, target: OutputTarget, journal: Journal, rows: int | None = None):
         self.target = target
         self.journal = journal
+        self.input_rows = rows
+        self.streamed_end: int | None = None  # the end of the last window, streamed only
         self.stream = OutputStream(target.format, target.temporary)
         self.queue: queue.Queue = queue.Queue(maxsize=COMMIT_QUEUE)
         self.error: BaseException | None = None
@@ -80,6 +87,11 @@ class FileSink:
             self.committer = threading.Thread(target=self._commit_all, name="rowpool-commit", daemon=True)
             self.committer.start()
         self.queue.put((window.begin, window.end, table, failures))
+
+    @property
+    def rows(self) -> int:
+        """Rows of the input in the output so far (committed, or streamed at the end)."""
+        return self.journal.rows if self.streamed_end is None else self.streamed_end
 
     def _commit_all(self) -> None:
         """The committer thread: commits queued windows until None; after an error it only drains
@@ -97,6 +109,9 @@ class FileSink:
                     self.error = error
 
     def _commit(self, begin: int, end: int, table: pa.Table, failures: list) -> None:
+        if end == self.input_rows and not failures and self._stream_table(table):
+            self.streamed_end = end
+            return
         data = part_bytes(table)
         try:
             self.journal.commit(begin, end, data, failures)
@@ -107,6 +122,12 @@ class FileSink:
     def _stream(self, part) -> None:
         try:
             self.stream.add(part)
+        except OSError as error:
+            raise writing_error(error, self.target.path) from error
+
+    def _stream_table(self, table: pa.Table) -> bool:
+        try:
+            return self.stream.add_table(table)
         except OSError as error:
             raise writing_error(error, self.target.path) from error
 
@@ -136,7 +157,8 @@ class FileSink:
         self._raise_error()
         parts = [self.journal.path(p.name) for p in self.journal.parts]
         try:
-            if self.stream.complete(len(parts)):
+            streamed_only = self.streamed_end is not None
+            if self.stream.complete(len(parts) + streamed_only):
                 self.stream.close()
             else:
                 self.stream.stop()
@@ -147,7 +169,8 @@ class FileSink:
         except BaseException:
             self.target.discard()
             raise
-        self.journal.mark_done()
+        if self.streamed_end is None:
+            self.journal.mark_done()
         self.target.publish()
         self.journal.remove()
 

@@ -54,21 +54,31 @@ class OutputStream:
         if self.stopped:
             return
         with open_part(part) as reader:
-            if self.schema is None:
-                if any(pa.types.is_null(field.type) for field in reader.schema):
-                    self.stop()  # a later part settles that column's type
-                    return
-                self.schema = unified_schema([reader.schema])
-                self.writer = open_writer(self.fmt, self.path, self.schema)
-            elif unified_schema([self.schema, reader.schema]) != self.schema:
-                self.stop()
+            self._append(reader.schema, reader)
+
+    def add_table(self, table: pa.Table) -> bool:
+        """Appends ``table`` as ``add`` appends the part holding it (the same batches: the same
+        bytes); whether the stream holds its rows (False: it had stopped, or stops here)."""
+        if not self.stopped:
+            self._append(table.schema, table.to_batches())
+        return not self.stopped
+
+    def _append(self, schema: pa.Schema, batches) -> None:
+        if self.schema is None:
+            if any(pa.types.is_null(field.type) for field in schema):
+                self.stop()  # a later part settles that column's type
                 return
-            append_part(self.writer, reader, self.schema)
+            self.schema = unified_schema([schema])
+            self.writer = open_writer(self.fmt, self.path, self.schema)
+        elif unified_schema([self.schema, schema]) != self.schema:
+            self.stop()
+            return
+        append_part(self.writer, batches, self.schema)
         self.parts += 1
         start_writeback(self.path)
 
     def complete(self, parts: int) -> bool:
-        """Whether the stream holds every one of ``parts`` committed parts."""
+        """Whether the stream holds every one of ``parts`` parts (committed, or added as tables)."""
         return not self.stopped and self.parts == parts and self.writer is not None
 
     def close(self) -> None:

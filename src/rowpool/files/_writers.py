@@ -14,7 +14,7 @@ the same bytes, however often the job was interrupted and resumed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
 
@@ -66,8 +66,9 @@ def open_part(part) -> Iterator[pa.ipc.RecordBatchStreamReader]:
         yield pa.ipc.open_stream(part)
 
 
-def append_part(writer, reader: pa.ipc.RecordBatchStreamReader, schema: pa.Schema) -> None:
-    """The rows of one part, cast to the output's ``schema``, into ``writer`` (``open_writer``)."""
+def append_part(writer, reader: Iterable[pa.RecordBatch], schema: pa.Schema) -> None:
+    """The rows of one part (its reader, or its batches), cast to the output's ``schema``, into
+    ``writer`` (``open_writer``)."""
     for batch in reader:
         writer.write(pa.Table.from_batches([batch]).cast(schema))
 
