@@ -11,7 +11,7 @@ import pytest
 
 import rowpool
 from rowpool import groupby_apply
-from rowpool._pandas.groups import GroupedFrame
+from rowpool._pandas.groups import GroupedFrame, GroupTable
 
 PANDAS_MAJOR = int(pd.__version__.split(".")[0])
 INCLUDE_GROUPS = [False, True] if PANDAS_MAJOR < 3 else [False]
@@ -142,6 +142,39 @@ def test_largest_group_starts_on_a_worker_not_in_the_calling_process():
     assert big["pid"] != __import__("os").getpid()
     before = got[(got["pid"] == big["pid"]) & (got["started"] < big["started"])]
     assert len(before) <= 4 and (before["rows"] <= 5).all()
+
+
+def test_a_group_outweighing_the_rest_of_its_chunk_is_cut_out_alone():
+    sizes = [1, 50, 3, 3, 200, 2, 4, 7, 9, 1, 6]  # bounds' sizes: 4, 3, 3, 2, 200, 50, 9, 7, ...
+    frame = pd.DataFrame({"g": np.repeat(np.arange(len(sizes)), sizes), "x": 1.0})
+    table = GroupTable(GroupedFrame(frame.groupby("g"), include_groups=False))
+    assert table.chunk_end(0, 8) == 4  # the typical groups first: the 200 starts the next chunk
+    assert table.chunk_end(4, 8) == 5  # the 200 alone
+    assert table.chunk_end(5, 8) == 6  # 50 outweighs 9 + 7
+    assert table.chunk_end(6, 11) == 11  # 9, 7, 6, 1, 1: no group outweighs the others
+    assert table.chunk_end(4, 5) == 5
+
+
+def test_largest_group_runs_in_a_chunk_of_its_own(pool, monkeypatch):
+    """The chunks the workers get (asked of the source once each): the largest group's holds it
+    alone, so the worker running it is not also held by the next-largest groups; every group is
+    asked for once and the result is pandas' own."""
+    sizes = [600] + [60, 50, 40] + [2, 3, 4, 5] * 30
+    frame = pd.DataFrame({"g": np.repeat(np.arange(len(sizes)), sizes), "x": 1.0}).sample(
+        frac=1, random_state=1
+    )
+    asked = []
+    chunk_parts = GroupTable.chunk_parts
+
+    def spy(self, begin, end, projection=None):
+        asked.append([int(code) for code in self.grouped.order[begin:end]])
+        return chunk_parts(self, begin, end, projection)
+
+    monkeypatch.setattr(GroupTable, "chunk_parts", spy)
+    got = groupby_apply(frame, "g", lambda g: g["x"].sum(), pool=pool)
+    pd.testing.assert_series_equal(got, frame.groupby("g").apply(lambda g: g["x"].sum()))
+    assert [0] in asked
+    assert sorted(code for chunk in asked for code in chunk) == list(range(len(sizes)))
 
 
 def _fails_on_b(group):

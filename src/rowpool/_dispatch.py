@@ -80,6 +80,7 @@ class Dispatcher(Limits):
         self.first_started: float | None = None  # when a worker started the job's first chunk
         self.source = source
         self.can_read = getattr(source, "can_read", None)  # optional, see _source
+        self.chunk_end = getattr(source, "chunk_end", None)  # optional, see _source
         self.spec = spec
         self.payload = payload
         fixed_rows = self.fixed_rows = options.chunk_rows or 0
@@ -148,7 +149,15 @@ class Dispatcher(Limits):
 
     # -- dispatch ---------------------------------------------------------------------------------
     def next_range(self) -> Range | None:
-        """The next rows to run: re-queued ranges first; none after the earliest failure."""
+        """The next rows to run, cut where the source says (optional ``chunk_end``, see _source)."""
+        rows = self.queued_or_next()
+        if rows is not None and self.chunk_end is not None and (end := self.chunk_end(*rows[:2])) < rows.end:
+            self.pending.appendleft(rows._replace(begin=end))  # the rest comes next
+            rows = rows._replace(end=end)
+        return rows
+
+    def queued_or_next(self) -> Range | None:
+        """Re-queued ranges first, then the scheduler's next chunk; none after the earliest failure."""
         while self.pending:
             rows = self.outcomes.clip(self.pending.popleft())
             if rows is not None:

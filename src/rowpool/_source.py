@@ -16,12 +16,16 @@ the workers (inside the JobSpec) so that they can decode each chunk.
         def label(self, position)                   # a row's label (error messages)
         def labels(self, begin, end) -> list        # rows' labels (WorkerLost.rows)
         weight_bounds: Sequence[int]                # optional; [i]: the weight of rows [0, i)
+        def chunk_end(self, begin, end) -> int      # optional; where the chunk the scheduler sized
+                                                    # as [begin, end) ends instead (begin < it <= end)
         def too_big(self, begin, end, needed, budget) -> str  # optional; rows [begin, end) need
                                                     # more arena bytes than the budget: why, and what to do
 
 ``weight_bounds`` says what rows cost relative to each other where they differ by design (a row
 of groupby's table is a whole group, weighing its rows): the calling process prices the rows it
 leaves to workers by weight (``rowpool._local``); without it every row weighs 1.
+``chunk_end`` lets such a source keep a row that outweighs the rows around it alone in its chunk
+(the dispatcher runs the rest of the scheduler's chunk next, see ``GroupTable.chunk_end``).
 ``can_read`` lets a source that reads its rows as they are asked for (a file) bound what it holds:
 while it says False (asked only while chunks are in flight) the dispatcher waits for a result.
 ``chunk_parts`` is called from the parent's main thread once per chunk, in row order for fresh

@@ -6,8 +6,9 @@ group first (after a few typical groups, see ``typical_first``), each group's ro
 original order (as pandas' own splitter keeps them). A ``GroupTable`` shows that frame to the
 dispatcher as a table whose *rows are groups*: the scheduler cuts chunks of whole groups, and a
 chunk's column buffers reach the workers through the arena as any frame's do. The largest groups
-are dispatched first, so one huge group starts at once on one worker while the others share the
-small ones (longest-processing-time-first placement).
+are dispatched first, so one huge group starts at once on one worker, alone in its chunk
+(``GroupTable.chunk_end``), while the others share the small ones (longest-processing-time-first
+placement).
 
 Empty groups (unobserved categories) have no rows to ship: ``func`` runs on them in the calling
 process.
@@ -134,6 +135,16 @@ class GroupTable:
         self.rows = len(grouped.order)
         self.schema = self.inner.schema
         self.weight_bounds = self.bounds  # a group weighs its rows (see rowpool._local)
+
+    def chunk_end(self, begin: int, end: int) -> int:
+        """Where the chunk of groups [begin, end) ends so that a group weighing more than the
+        others of the chunk together runs alone: without a cut the largest group shares its chunk
+        with the next-largest ones, and the worker holding it finishes that much after the rest."""
+        sizes = np.diff(self.bounds[begin : end + 1])
+        heaviest = int(np.argmax(sizes))
+        if 2 * sizes[heaviest] <= sizes.sum() or end - begin == 1:
+            return end
+        return begin + max(heaviest, 1)  # the groups before it first, then it alone
 
     def estimated_row_bytes(self) -> int:
         """Bytes of an average group."""
