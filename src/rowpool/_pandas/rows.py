@@ -97,6 +97,8 @@ def row_values(native, row_dtype) -> list:
         if native.dtype == row_dtype:
             return list(native)  # numpy scalars (objects for object columns), as pandas hands out
         if isinstance(row_dtype, np.dtype):
+            if row_dtype.kind == "O" and native.dtype.kind in "biufc":
+                return native.tolist()  # the Python scalars astype(object) holds, in one pass
             return list(native.astype(row_dtype))
     if not isinstance(native, np.ndarray) and isinstance(row_dtype, np.dtype) and row_dtype.kind in "biufc":
         return list(native.to_numpy(dtype=row_dtype))  # as pandas interleaves an extension block
