@@ -122,13 +122,13 @@ def spin(seconds):
 
 
 def test_a_remainder_cheaper_than_a_start_finishes_here_after_a_slow_row(monkeypatch):
-    # 400 rows of 0.1 ms and one of 80 ms: the rows run here pass the budget (50 ms) at row 200,
+    # 400 rows of 0.1 ms and one of 150 ms: the rows run here pass the budget (100 ms) at row 200,
     # but the 200 rows left cost ~20 ms, far less than starting workers: they finish here.
-    monkeypatch.setattr(_local, "START_SECONDS", 0.05)
+    monkeypatch.setattr(_local, "START_SECONDS", 0.1)
     df = frame(400)
 
     def func(row):
-        spin(0.08 if row["a"] == 200 else 0.0001)
+        spin(0.15 if row["a"] == 200 else 0.0001)
         return os.getpid()
 
     pids = rowpool.apply(df, func, workers=2)
@@ -138,7 +138,7 @@ def test_a_remainder_cheaper_than_a_start_finishes_here_after_a_slow_row(monkeyp
 def test_rows_growing_costlier_past_the_budget_go_to_workers(monkeypatch):
     # Cheap rows project the job within the budget, then every row costs 2 ms: priced at the
     # recent pieces' rate, the rows left go to workers instead of running here one by one.
-    monkeypatch.setattr(_local, "START_SECONDS", 0.05)
+    monkeypatch.setattr(_local, "START_SECONDS", 0.1)
     df = frame(600)
 
     def func(row):
@@ -147,7 +147,7 @@ def test_rows_growing_costlier_past_the_budget_go_to_workers(monkeypatch):
 
     pids = rowpool.apply(df, func, workers=2)
     here = int((pids == os.getpid()).sum())
-    assert 100 <= here <= 350  # 500 rows x 2 ms are 20 budgets: most of them ran in workers
+    assert 100 <= here <= 350  # 500 rows x 2 ms are 10 budgets: most of them ran in workers
 
 
 def test_first_rows_cost_projects_a_long_job_to_workers_early(monkeypatch):

@@ -5,13 +5,13 @@ busy machine; handing a job to them once they are warm costs milliseconds. Each 
 warm, is measured (``record_start``), and a job whose serial cost is below what recent starts of
 its kind cost finishes sooner without them. The cost is measured, not guessed: the first rows run
 here, in growing pieces, and after each the rows left are priced from what the pieces cost (rows
-weighed where the source says so: a group by its rows). Once the rows left would cost more than
-``HANDOVER_BUDGETS`` budgets here (workers started for them then finish sooner), or a piece alone
-would pass the budget, the rows not run yet go to workers: every row still runs exactly once. Past
-the budget the rows left are priced at the recent pieces' rate, so rows growing costlier still go
-to workers, while a remainder cheaper than a start (the end of a job whose rows ran slower than
-projected) finishes here. Rows are built from the same Chunk and by the same C++ row loop as in a
-worker, so results, dtypes and failure records are the same.
+weighed where the source says so: a group by its rows). Once the rows left would cost more than a
+start here, or a piece alone would, the rows not run yet go to workers (their start also serves
+the calls after: the default pool stays warm): every row still runs exactly once. The rows already
+run here do not count: a remainder cheaper than a start (the end of a job whose rows ran slower
+than projected) finishes here. Past the budget the rows left are priced at the recent pieces'
+rate, so rows growing costlier still go to workers. Rows are built from the same Chunk and by the
+same C++ row loop as in a worker, so results, dtypes and failure records are the same.
 
 Nothing runs here with ``pool=`` (the caller chose warm workers), ``timeout=`` or
 ``max_worker_memory=`` (only a worker can be stopped), or ``in_process=False``. A row that crashes
@@ -43,9 +43,6 @@ MEASURED_STARTS = 5  # the budget is the median of this many recent starts
 PROBE_SECONDS = 0.01  # rows run here before their projected cost can send the rest to workers
 PIECE_SECONDS = 0.02  # then pieces this long: the projection is checked again after each
 MAX_GROWTH = 4  # a piece is at most this many times longer (in rows) than the one before
-# Rows left go to workers once they would cost more than this many budgets (worker starts) here: on
-# 2 workers they then finish no later than here, counting the start.
-HANDOVER_BUDGETS = 2.0
 RECENT_PIECES = 3  # past the budget, the rows left are priced at the median rate of these pieces
 
 
@@ -177,7 +174,7 @@ class LocalRun:
             if self.seconds > self.budget and recent:
                 per_unit = max(per_unit, statistics.median(recent))
             probed = self.seconds >= min(PROBE_SECONDS, self.budget)  # warm workers: a short probe
-            if probed and per_unit * (total - done) > HANDOVER_BUDGETS * self.budget:
+            if probed and per_unit * (total - done) > self.budget:
                 return
             if not self.fixed_rows and end < rows:
                 target = PROBE_SECONDS - self.seconds if self.seconds < PROBE_SECONDS else PIECE_SECONDS
