@@ -3,14 +3,13 @@ them, and completing one with the columns a row reads that it lacks."""
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 
 import numpy as np
 
 from .. import _codec
 from .._projection import project
-from .rows import Chunk, JobContext, Places, build_chunk, decode_chunk, decode_part
+from .rows import Chunk, JobContext, Places, decode_buffers, decode_chunk, decode_part
 
 
 def decode_task_chunk(memory: np.ndarray, offset: int, context: JobContext, projection: int) -> Chunk:
@@ -20,15 +19,12 @@ def decode_task_chunk(memory: np.ndarray, offset: int, context: JobContext, proj
     if projection == 0:
         return decode_chunk(memory, offset, context)
     buffers = _codec.unpack(memory, offset)
-    index = pickle.loads(buffers[0])  # type: ignore[arg-type]  # numpy arrays are buffers
     known = context.projections.get(projection)
     if known is None:
         layout = project(context.spec.schema.layout, buffers[1].view(np.int64).tolist()).layout
         known = context.projections[projection] = (layout, Places.of(layout, context.width))
     layout, places = known
-    rows = len(index)
-    parts = [decode_part(buffer, entry, rows) for buffer, entry in zip(buffers[2:], layout)]
-    return build_chunk(index, parts, layout, places)
+    return decode_buffers(buffers[0], buffers[2:], layout, places)
 
 
 class ColumnFetcher:

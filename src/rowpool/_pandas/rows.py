@@ -61,11 +61,16 @@ def decode_chunk(memory: np.ndarray, offset: int, context: JobContext) -> Chunk:
     the same for 10 or 10,000 columns. The block is the 2-D (rows, columns) view when one block
     holds every column in order, so ``map_batches`` builds its DataFrame without a copy."""
     buffers = _codec.unpack(memory, offset)
-    index = pickle.loads(buffers[0])  # type: ignore[arg-type]  # numpy arrays are buffers
+    return decode_buffers(buffers[0], buffers[1:], context.spec.schema.layout, context.places)
+
+
+def decode_buffers(labels: np.ndarray, buffers: list, layout: list, places: Places) -> Chunk:
+    """The Chunk of a chunk's pickled row ``labels`` and its parts' ``buffers``, which follow
+    ``layout`` (the job's, or a projection's: ``rowpool._pandas.projected``)."""
+    index = pickle.loads(labels)  # type: ignore[arg-type]  # numpy arrays are buffers
     rows = len(index)
-    layout = context.spec.schema.layout
-    parts = [decode_part(buffer, entry, rows) for buffer, entry in zip(buffers[1:], layout)]
-    return build_chunk(index, parts, layout, context.places)
+    parts = [decode_part(buffer, entry, rows) for buffer, entry in zip(buffers, layout)]
+    return build_chunk(index, parts, layout, places)
 
 
 def decode_part(buffer: np.ndarray, entry: tuple, rows: int):
