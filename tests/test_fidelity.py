@@ -48,3 +48,32 @@ def test_apply_keeps_attrs_metadata_and_subclass_like_pandas(pool, result):
             pd.testing.assert_series_equal(got, expected)
         else:
             pd.testing.assert_frame_equal(got, expected)
+
+
+KEPT_ROWS: list = []  # rows a function kept, in the worker that ran them
+
+
+def keep_row_and_check_kept(row):
+    """Keeps the row with the values it had, then checks every kept row against them: a kept row
+    must not change once its chunk's shared memory holds later chunks. ``c`` (``a`` times 2) is
+    read only from kept rows, long after their chunk ended."""
+    KEPT_ROWS.append((row, row["a"], row["s"], row["n"], row["k"]))
+    for kept, a, s, n, k in KEPT_ROWS:
+        if (kept["a"], kept["s"], kept["n"], kept["k"]) != (a, s, n, k) or kept["c"] != 2 * a:
+            return f"row {kept.name} changed"
+    return "ok"
+
+
+def test_rows_kept_by_the_function_keep_their_values_after_their_chunk():
+    size = 300
+    df = pd.DataFrame(
+        {
+            "a": [float(i) for i in range(size)],
+            "s": [f"s{i}" for i in range(size)],
+            "n": pd.array([None if i % 7 == 0 else i for i in range(size)], dtype="Int64"),
+            "k": pd.Categorical([f"k{i % 5}" for i in range(size)]),
+            "c": [2.0 * i for i in range(size)],
+        }
+    )
+    result = rowpool.apply(df, keep_row_and_check_kept, in_process=False, workers=2, chunk_rows=7)
+    assert (result == "ok").all(), result[result != "ok"].head()

@@ -1,53 +1,35 @@
-// What a worker runs rows with: the Row and RowBatch types, ResultWriter, run_rows, utf8_values
-// and cell_values (worker process, GIL held: the user's function needs it); and parse_log, the
-// parent's reader of the results.
+// What a worker runs rows with: the Row and RowBatch types, ScalarColumn, ResultWriter and run_rows
+// (worker process, GIL held: the user's function needs it); and parse_log, the parent's reader of
+// the results.
 #include <nanobind/ndarray.h>
 
 #include "python/bindings.hpp"
-#include "python/cell_column.hpp"
 #include "python/result_area.hpp"
 #include "python/row.hpp"
-#include "python/utf8_column.hpp"
+#include "python/scalar_column.hpp"
 #include "python/worker_loop.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
 
 namespace rowpool::python {
-namespace {
-
-using ConstInt64s = nb::ndarray<const std::int64_t, nb::ndim<1>, nb::c_contig>;
-using ConstBytes = nb::ndarray<const std::uint8_t, nb::ndim<1>, nb::c_contig>;
-
-nb::list utf8_values_binding(ConstInt64s offsets, ConstBytes valid, ConstBytes data,
-                             nb::handle missing) {
-  const std::size_t rows = valid.shape(0);
-  if (offsets.shape(0) != rows + 1) throw nb::value_error("need one more offset than rows");
-  return utf8_values(offsets.data(), valid.data(), reinterpret_cast<const char*>(data.data()),
-                     data.shape(0), rows, missing);
-}
-
-nb::list cell_values_binding(ConstBytes buffer, std::size_t rows, char kind, std::size_t itemsize,
-                             bool masked, nb::handle missing, nb::handle table) {
-  const CellBuffer cells(buffer.data(), buffer.shape(0), rows, static_cast<CellKind>(kind),
-                         itemsize, masked);
-  return cell_values(cells, missing, table);
-}
-
-}  // namespace
 
 void bind_worker(nb::module_& m) {
   if (!register_row_types(m.ptr())) throw nb::python_error();
 
-  m.def("utf8_values", &utf8_values_binding, "offsets"_a, "valid"_a, "data"_a, "missing"_a.none(),
-        "The str values of an Arrow-style string column: data[offsets[i]:offsets[i+1]] decoded "
-        "as UTF-8 where valid[i], else `missing`.");
-
-  m.def("cell_values", &cell_values_binding, "buffer"_a, "rows"_a, "kind"_a, "itemsize"_a,
-        "masked"_a, "missing"_a.none(), "table"_a.none(),
-        "The values of a column of fixed-width cells (`rows` values of numpy kind `kind` and "
-        "`itemsize` bytes, then when `masked` one byte per row, non-zero where missing) as Python "
-        "scalars, `missing` where missing; with a `table`, codes c become table[c + 1].");
+  nb::class_<ScalarColumn>(
+      m, "ScalarColumn",
+      "One column of a chunk whose rows' values are boxed as Python scalars when a row reads them "
+      "(layout: cpp/python/scalar_column.hpp).")
+      .def_static("cells", &ScalarColumn::cells, "buffer"_a, "rows"_a, "kind"_a, "itemsize"_a,
+                  "masked"_a, "missing"_a.none(), "table"_a.none(),
+                  "`rows` values of numpy kind `kind` and `itemsize` bytes, then when `masked` one "
+                  "byte per row, non-zero where missing (boxed as `missing`); with a `table`, "
+                  "codes c stand for table[c + 1].")
+      .def_static("utf8", &ScalarColumn::utf8, "offsets"_a, "valid"_a, "data"_a, "missing"_a.none(),
+                  "data[offsets[i]:offsets[i+1]] decoded as UTF-8 where valid[i], else `missing`.")
+      .def("__len__", &ScalarColumn::rows)
+      .def("values", &ScalarColumn::values, "Every row's value, in a new list.");
 
   nb::class_<ResultWriter>(m, "ResultWriter",
                            "Writes each row's result into a task's result area as the row "

@@ -18,7 +18,7 @@ void bind_scheduler(nanobind::module_& m);
 void bind_supervisor(nanobind::module_& m);
 // MessageQueue: a worker's end of its queue.
 void bind_queue(nanobind::module_& m);
-// Row, RowBatch, ResultWriter, run_rows, utf8_values and parse_log: what a worker runs rows with
+// Row, RowBatch, ScalarColumn, ResultWriter, run_rows and parse_log: what a worker runs rows with
 // and what the parent reads their results with.
 void bind_worker(nanobind::module_& m);
 

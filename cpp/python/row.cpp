@@ -41,10 +41,10 @@ PyObject* series_of(RowData& row) {
   return row.series.inc_ref().ptr();
 }
 
-// Column position of `key` in `table` for the fast path; -1 (slow path) once the row has its
+// Column position of subscript `key` for the fast path; -1 (slow path) once the row has its
 // Series, since the Series may have been changed.
-Py_ssize_t fast_column(const RowData& row, const nb::object& table, PyObject* key) {
-  return row.series.is_valid() ? -1 : find(table.ptr(), key);
+Py_ssize_t fast_column(const RowData& row, PyObject* key) {
+  return row.series.is_valid() ? -1 : find_subscript(batch_of(row), key);
 }
 
 // The slow path for everything but field access: `use(series)` on the genuine Series of this row.
@@ -67,7 +67,7 @@ PyObject* delegate(PyObject* self, const char* name, PyObject* args, PyObject* k
 
 PyObject* row_subscript(PyObject* self, PyObject* key) {
   RowData& row = data_of(self);
-  const Py_ssize_t column = fast_column(row, batch_of(row)->data.lookup, key);
+  const Py_ssize_t column = fast_column(row, key);
   if (column >= 0) return cell(batch_of(row), column, row.pos);
   if (column == -2) return nullptr;
   // pandas' own KeyError, list selection, slicing
@@ -152,7 +152,7 @@ void row_dealloc(PyObject* self) {
 PyObject* row_name(PyObject* self, void*) {
   const RowData& row = data_of(self);
   if (row.series.is_valid()) return PyObject_GetAttrString(row.series.ptr(), "name");
-  return Py_NewRef(PyList_GET_ITEM(batch_of(row)->data.labels.ptr(), row.pos));
+  return row_label(batch_of(row), row.pos);
 }
 
 PyObject* row_index(PyObject* self, void*) {
@@ -171,7 +171,7 @@ PyObject* row_get(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
     return nullptr;
   }
   RowData& row = data_of(self);
-  const Py_ssize_t column = fast_column(row, batch_of(row)->data.lookup, args[0]);
+  const Py_ssize_t column = fast_column(row, args[0]);
   if (column >= 0) return cell(batch_of(row), column, row.pos);
   if (column == -2) return nullptr;
   nb::object tuple = nb::steal(PyTuple_New(nargs));

@@ -22,6 +22,10 @@ PyObject* make_row(PyObject* batch, Py_ssize_t pos, PyObject* recycled);
 bool is_row(PyObject* object);
 bool is_row_batch(PyObject* object);
 Py_ssize_t row_batch_length(PyObject* batch);
+// Makes the batch's rows independent of the chunk's memory (a task's arena block, reused once the
+// task ends) for rows that outlive their task: columns read so far become lists and the source
+// copies what it still reads from (RowSource.detach). False with a Python error set.
+bool detach_row_batch(PyObject* batch);
 // The genuine pandas Series for position `pos` (new reference), built by the batch's source.
 PyObject* row_batch_series(PyObject* batch, Py_ssize_t pos);
 // The Row's own Series (new reference): built on first use and kept, so it carries the row's

@@ -16,8 +16,8 @@ nb::object attribute(PyObject* source, const char* name) {
   return nb::steal(PyObject_GetAttrString(source, name));
 }
 
-// RowBatch(source): `source` provides lookup, attr_lookup, labels, columns (Index), column(j)
-// and series(pos).
+// RowBatch(source): `source` provides lookup, attr_lookup, rows, width, labels, columns (Index),
+// column(j), series(pos) and detach().
 PyObject* batch_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
   static const char* keywords[] = {"source", nullptr};
   PyObject* source = nullptr;
@@ -27,13 +27,17 @@ PyObject* batch_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
   if (!lookup.is_valid()) return nullptr;
   nb::object attr_lookup = attribute(source, "attr_lookup");
   if (!attr_lookup.is_valid()) return nullptr;
-  nb::object labels = attribute(source, "labels");
-  if (!labels.is_valid()) return nullptr;
+  nb::object length = attribute(source, "rows");
+  if (!length.is_valid()) return nullptr;
   nb::object width = attribute(source, "width");
   if (!width.is_valid()) return nullptr;
-  if (!PyDict_CheckExact(lookup.ptr()) || !PyDict_CheckExact(attr_lookup.ptr()) ||
-      !PyList_CheckExact(labels.ptr())) {
-    PyErr_SetString(PyExc_TypeError, "RowSource needs dict lookups and a list of labels");
+  if (!PyDict_CheckExact(lookup.ptr()) || !PyDict_CheckExact(attr_lookup.ptr())) {
+    PyErr_SetString(PyExc_TypeError, "RowSource needs dict lookups");
+    return nullptr;
+  }
+  const Py_ssize_t rows = PyLong_AsSsize_t(length.ptr());
+  if (rows < 0) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "RowSource.rows must be >= 0");
     return nullptr;
   }
   const Py_ssize_t columns = PyLong_AsSsize_t(width.ptr());
@@ -47,10 +51,14 @@ PyObject* batch_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
 
   PyObject* self = type->tp_alloc(type, 0);
   if (self == nullptr) return nullptr;
-  const Py_ssize_t rows = PyList_GET_SIZE(labels.ptr());
   new (&reinterpret_cast<RowBatch*>(self)->data)
-      RowBatchData{nb::borrow(source), std::move(lookup), std::move(attr_lookup),
-                   std::move(labels),  std::move(values), rows};
+      RowBatchData{nb::borrow(source),
+                   std::move(lookup),
+                   std::move(attr_lookup),
+                   nb::object(),
+                   std::move(values),
+                   std::vector<const ScalarColumn*>(static_cast<std::size_t>(columns), nullptr),
+                   rows};
   return self;
 }
 
@@ -84,17 +92,57 @@ PyType_Spec batch_spec = {"rowpool._core.RowBatch", sizeof(RowBatch), 0, Py_TPFL
 
 }  // namespace
 
-PyObject* read_column(RowBatch* batch, Py_ssize_t column) {
+bool read_column(RowBatch* batch, Py_ssize_t column) {
   RowBatchData& data = batch->data;
   nb::object read = nb::steal(PyObject_CallMethod(data.source.ptr(), "column", "n", column));
-  if (!read.is_valid()) return nullptr;
-  if (!PyList_CheckExact(read.ptr()) || PyList_GET_SIZE(read.ptr()) != data.rows) {
-    PyErr_SetString(PyExc_RuntimeError, "RowSource.column must return a list, one value a row");
-    return nullptr;
+  if (!read.is_valid()) return false;
+  const ScalarColumn* boxed = nullptr;
+  Py_ssize_t rows = -1;
+  if (PyList_CheckExact(read.ptr())) {
+    rows = PyList_GET_SIZE(read.ptr());
+  } else if (nb::isinstance<ScalarColumn>(read)) {
+    boxed = nb::inst_ptr<ScalarColumn>(read);
+    rows = static_cast<Py_ssize_t>(boxed->rows());
   }
-  PyObject* values = read.ptr();
+  if (rows != data.rows) {
+    PyErr_SetString(PyExc_RuntimeError,
+                    "RowSource.column must return a list or a ScalarColumn, one value a row");
+    return false;
+  }
+  data.boxed[static_cast<std::size_t>(column)] = boxed;
   PyList_SetItem(data.columns.ptr(), column, read.release().ptr());  // the list owns it now
-  return values;
+  return true;
+}
+
+PyObject* row_label(RowBatch* batch, Py_ssize_t pos) {
+  RowBatchData& data = batch->data;
+  if (!data.labels.is_valid()) {
+    nb::object labels = attribute(data.source.ptr(), "labels");
+    if (!labels.is_valid()) return nullptr;
+    if (!PyList_CheckExact(labels.ptr()) || PyList_GET_SIZE(labels.ptr()) != data.rows) {
+      PyErr_SetString(PyExc_RuntimeError, "RowSource.labels must be a list, one label a row");
+      return nullptr;
+    }
+    data.labels = std::move(labels);
+  }
+  return Py_NewRef(PyList_GET_ITEM(data.labels.ptr(), pos));
+}
+
+bool detach_row_batch(PyObject* batch) {
+  RowBatchData& data = reinterpret_cast<RowBatch*>(batch)->data;
+  for (std::size_t column = 0; column < data.boxed.size(); ++column) {
+    if (data.boxed[column] == nullptr) continue;
+    PyObject* values = nullptr;
+    try {
+      values = data.boxed[column]->values().release().ptr();
+    } catch (nb::python_error& error) {
+      error.restore();
+      return false;
+    }
+    data.boxed[column] = nullptr;  // before the ScalarColumn goes with the list's old item
+    PyList_SetItem(data.columns.ptr(), static_cast<Py_ssize_t>(column), values);
+  }
+  return nb::steal(PyObject_CallMethod(data.source.ptr(), "detach", nullptr)).is_valid();
 }
 
 PyTypeObject* create_row_batch_type() {

@@ -6,7 +6,21 @@
 #include <Python.h>
 #include <nanobind/nanobind.h>
 
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "python/scalar_column.hpp"
+
 namespace rowpool::python {
+
+// A str key a row was subscripted with, and its column (as `find` answers): the keys of a row
+// function are the same objects row after row (its constants), so they are found by address. The
+// reference held keeps the address from being reused by another object.
+struct CachedKey {
+  nanobind::object key;
+  Py_ssize_t column = -1;
+};
 
 // The source is a Python object (rowpool._rows.RowSource) that knows the pandas side: column names,
 // the per-row values of a column, the row labels, and how to build a genuine Series for a row.
@@ -14,9 +28,12 @@ struct RowBatchData {
   nanobind::object source;
   nanobind::object lookup;       // dict: column label -> position (-1 for duplicated labels)
   nanobind::object attr_lookup;  // dict: column label reachable as an attribute -> position
-  nanobind::object labels;       // list: row labels of this chunk
-  nanobind::object columns;      // list: per column, its per-row values (a list) or None until read
+  nanobind::object labels;       // list: row labels of this chunk, null until a row's name is read
+  nanobind::object columns;  // list: per column, None until read, then its per-row values (a list)
+                             // or a ScalarColumn boxing them on read
+  std::vector<const ScalarColumn*> boxed;  // per column, the ScalarColumn `columns` holds, or null
   Py_ssize_t rows = 0;
+  std::array<CachedKey, 8> keys{};  // subscript keys seen, placed by address
 };
 
 struct RowBatch {
@@ -25,16 +42,23 @@ struct RowBatch {
       data;  // constructed by RowBatch.__new__ once the object exists, destroyed by dealloc
 };
 
-// The per-row values of column `column` (borrowed from the batch), read from the source on first
-// use; null with an error set.
-PyObject* read_column(RowBatch* batch, Py_ssize_t column);
+// Reads column `column` from the source (a list or a ScalarColumn, kept by the batch); false with
+// an error set.
+bool read_column(RowBatch* batch, Py_ssize_t column);
+
+// The label of row `pos` (new reference), read from the source on first use; null with an error
+// set.
+PyObject* row_label(RowBatch* batch, Py_ssize_t pos);
 
 // Value of column `column` at row `pos` (new reference), or null with an error set. Inline: the
 // row loop reads every field through it.
 inline PyObject* cell(RowBatch* batch, Py_ssize_t column, Py_ssize_t pos) {
-  PyObject* values = PyList_GET_ITEM(batch->data.columns.ptr(), column);
-  if (values == Py_None) values = read_column(batch, column);
-  return values != nullptr ? Py_NewRef(PyList_GET_ITEM(values, pos)) : nullptr;
+  RowBatchData& data = batch->data;
+  if (PyList_GET_ITEM(data.columns.ptr(), column) == Py_None && !read_column(batch, column))
+    return nullptr;
+  if (const ScalarColumn* boxed = data.boxed[static_cast<std::size_t>(column)])
+    return boxed->at(static_cast<std::size_t>(pos));
+  return Py_NewRef(PyList_GET_ITEM(PyList_GET_ITEM(data.columns.ptr(), column), pos));
 }
 
 // Position of `key` in `table` (a dict), -1 when absent or not a single column; -2 with an error.
@@ -45,6 +69,16 @@ inline Py_ssize_t find(PyObject* table, PyObject* key) {
   if (!PyErr_ExceptionMatches(PyExc_TypeError)) return -2;
   PyErr_Clear();  // unhashable key (a list of labels): the Series path answers it
   return -1;
+}
+
+// Position of subscript `key` in the batch's lookup (see `find`), remembered for str keys.
+inline Py_ssize_t find_subscript(RowBatch* batch, PyObject* key) {
+  RowBatchData& data = batch->data;
+  CachedKey& cached = data.keys[(reinterpret_cast<std::uintptr_t>(key) >> 4) % data.keys.size()];
+  if (cached.key.ptr() == key) return cached.column;
+  const Py_ssize_t column = find(data.lookup.ptr(), key);
+  if (column >= -1 && PyUnicode_CheckExact(key)) cached = CachedKey{nanobind::borrow(key), column};
+  return column;
 }
 
 // The RowBatch type (a new reference), or null with an error set.

@@ -74,6 +74,7 @@ void run_rows(nb::handle func, nb::handle batch, nb::tuple args, nb::handle kwar
 
   const std::uint64_t generation = fork_generation();
   nb::object row;
+  bool rows_kept = false;  // the function kept a reference to a row (stashed it somewhere)
   for (Py_ssize_t pos = 0; pos < rows; ++pos) {
     slot.rows_started(pos + 1);  // before the row is built: a death while building it names it
     if (series_rows) {
@@ -92,8 +93,11 @@ void run_rows(nb::handle func, nb::handle batch, nb::tuple args, nb::handle kwar
     if (result.is_valid() && is_row(result.ptr())) result = nb::steal(row_to_series(result.ptr()));
     const bool stored = result.is_valid() ? results.put(pos, result) : false;
     if (!result.is_valid()) results.fail_with_current(pos);
+    rows_kept = rows_kept || (!series_rows && Py_REFCNT(row.ptr()) > 1);
     if (!stored && stop_on_error) break;
   }
+  // A kept row may be read after the task's arena block holds the next chunk.
+  if (rows_kept && !detach_row_batch(batch.ptr())) throw nb::python_error();
 }
 
 }  // namespace rowpool::python

@@ -6,7 +6,7 @@ A chunk's part is the values (``rows`` x itemsize bytes), then, for a masked for
 row, non-zero where the value is missing. Rows of object dtype read the values as pandas' own row
 Series hands them out (``frame.values`` interleaves each column with ``astype(object)``): Python
 int, float and bool, ``pandas.NA`` where masked, the category for a code (the categories travel
-once per job, in the format). ``rowpool._core.cell_values`` boxes them in C++, so pandas is
+once per job, in the format). ``rowpool._core.ScalarColumn`` boxes them in C++, so pandas is
 imported only for a pandas scalar: NA in a chunk that has a missing value, a Timestamp.
 
 Imported by workers: no pandas at import time.
@@ -79,9 +79,18 @@ class CellColumn(NamedTuple):
 
     def values(self) -> list:
         """The values as pandas hands them out in a row of object dtype."""
-        fmt = self.format
-        if fmt.family == "datetime":
+        if self.format.family == "datetime":
             return self.to_pandas().astype(object).tolist()
+        return self.scalars().values()
+
+    def row_values(self):
+        """``values()``, boxed when a row reads them where they can be (``_core.ScalarColumn``;
+        a list for tz-aware datetimes, boxed by pandas)."""
+        return self.values() if self.format.family == "datetime" else self.scalars()
+
+    def scalars(self):
+        """The values as a ``_core.ScalarColumn`` (not for tz-aware datetimes)."""
+        fmt = self.format
         dtype = np.dtype(fmt.value_dtype)
         missing = None
         if fmt.masked and self.buffer[self.rows * dtype.itemsize :].any():
@@ -90,7 +99,11 @@ class CellColumn(NamedTuple):
             missing = pd.NA
         table = fmt.categories() if fmt.family == "categorical" else None
         kind, itemsize = dtype.kind, dtype.itemsize
-        return _core.cell_values(self.buffer, self.rows, kind, itemsize, fmt.masked, missing, table)
+        return _core.ScalarColumn.cells(self.buffer, self.rows, kind, itemsize, fmt.masked, missing, table)
+
+    def copy(self) -> CellColumn:
+        """The column in memory of its own (not the arena's)."""
+        return CellColumn(self.format, self.buffer.copy(), self.rows)
 
     def object_array(self) -> np.ndarray:
         """``values()`` as an object array (a column of pandas' ``frame.values``)."""

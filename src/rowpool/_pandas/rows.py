@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pickle
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -24,6 +25,14 @@ class Chunk(NamedTuple):
     parts: list
     whole: np.ndarray | None
     places: list
+
+    def copy(self) -> Chunk:
+        """The chunk in memory of its own: its parts copied (a block's ``whole`` with them)."""
+        parts = [(positions, part.copy()) for positions, part in self.parts]
+        whole = None
+        if self.whole is not None:
+            whole = next(copy for (_, part), (_, copy) in zip(self.parts, parts) if part is self.whole)
+        return Chunk(self.index, parts, whole, self.places)
 
     def column(self, j: int):
         """Column ``j``'s array (a view of its block's column for a block)."""
@@ -94,16 +103,20 @@ def build_chunk(index, parts: list, layout: list, places: Places) -> Chunk:
     return Chunk(index, [(entry[2], part) for entry, part in zip(layout, parts)], whole, places.columns)
 
 
-def row_values(native, row_dtype) -> list:
-    """Per-row values of one column as they appear in pandas' row Series of dtype ``row_dtype``."""
-    if isinstance(native, (Utf8Column, CellColumn)):
-        return native.values()  # only in rows of object dtype
+def row_values(native, row_dtype):
+    """Per-row values of one column as they appear in pandas' row Series of dtype ``row_dtype``:
+    a list, or a ``_core.ScalarColumn`` that boxes each value when a row reads it (no list of a
+    million floats made, then freed, for a row function that reads each once)."""
+    if isinstance(native, Utf8Column):
+        return native.scalars()  # only in rows of object dtype
+    if isinstance(native, CellColumn):
+        return native.row_values()
     if isinstance(native, np.ndarray) and native.dtype.kind not in "mM":
         if native.dtype == row_dtype:
             return list(native)  # numpy scalars (objects for object columns), as pandas hands out
         if isinstance(row_dtype, np.dtype):
             if row_dtype.kind == "O" and native.dtype.kind in "biufc":
-                return native.tolist()  # the Python scalars astype(object) holds, in one pass
+                return python_scalars(native)  # the Python scalars astype(object) holds
             return list(native.astype(row_dtype))
     if not isinstance(native, np.ndarray) and isinstance(row_dtype, np.dtype) and row_dtype.kind in "biufc":
         return list(native.to_numpy(dtype=row_dtype))  # as pandas interleaves an extension block
@@ -116,6 +129,16 @@ def row_values(native, row_dtype) -> list:
     if isinstance(converted, pd.arrays.NumpyExtensionArray):
         return list(converted.to_numpy())
     return [converted[i] for i in range(len(converted))]
+
+
+def python_scalars(values: np.ndarray):
+    """The Python scalars ``values.tolist()`` holds (int, float, bool), boxed when read where C++
+    can (native byte order, 1 to 8 bytes: ``_core.ScalarColumn``)."""
+    dtype = values.dtype
+    if dtype.kind == "c" or not dtype.isnative or (dtype.kind == "f" and dtype.itemsize < 4):
+        return values.tolist()
+    buffer = np.ascontiguousarray(values).view(np.uint8)
+    return _core.ScalarColumn.cells(buffer, len(values), dtype.kind, dtype.itemsize, False, None, None)
 
 
 class JobContext:
@@ -164,36 +187,45 @@ class RowSource:
         self.context = context
         self.chunk = chunk
         self.fetch = fetch
-        index = chunk.index
         self.lookup = context.lookup
         self.attr_lookup = context.attr_lookup
         self.width = context.width
-        # pandas names rows by iterating the index (Python scalars) for a numpy row dtype, but by
-        # ``index[i]`` (numpy scalars for an integer Index) for an extension row dtype.
-        if isinstance(index, np.ndarray):  # the plain index values (FrameSource for_rows)
-            self.labels = index.tolist()
-        elif isinstance(context.spec.schema.row_dtype, np.dtype) or isinstance(index, range):
-            self.labels = list(index)
-        else:
-            self.labels = [index[i] for i in range(len(index))]
-        self._values: dict[int, list] = {}
+        self.rows = len(chunk.index)
         self._frame: Any = None  # the chunk's DataFrame, when rows come from it
         self._matrix: np.ndarray | None = None
         self._shared = True
+
+    @cached_property
+    def labels(self) -> list:
+        """The rows' labels (``row.name``), listed the first time one is asked for: pandas names
+        rows by iterating the index (Python scalars) for a numpy row dtype, but by ``index[i]``
+        (numpy scalars for an integer Index) for an extension row dtype."""
+        index = self.chunk.index
+        if isinstance(index, np.ndarray):  # the plain index values (FrameSource for_rows)
+            return index.tolist()
+        if isinstance(self.context.spec.schema.row_dtype, np.dtype) or isinstance(index, range):
+            return list(index)
+        return [index[i] for i in range(len(index))]
 
     @property
     def columns(self):
         """The column Index (``row.index``)."""
         return self.context.columns
 
-    def column(self, j: int) -> list:
-        values = self._values.get(j)
-        if values is None:
-            self.context.reads.read(j)
-            if self.chunk.places[j] is None:
-                self.chunk = self.fetch(self.chunk, [j])
-            values = self._values[j] = row_values(self.chunk.column(j), self.context.spec.schema.row_dtype)
-        return values
+    def column(self, j: int):
+        """Column ``j``'s per-row values (``row_values``); the RowBatch asks once per column."""
+        self.context.reads.read(j)
+        if self.chunk.places[j] is None:
+            self.chunk = self.fetch(self.chunk, [j])
+        return row_values(self.chunk.column(j), self.context.spec.schema.row_dtype)
+
+    def detach(self) -> None:
+        """Rows outlive their task: what they may still read is copied out of the chunk's memory
+        (a task's arena block, reused for the next chunk)."""
+        self.chunk = self.chunk.copy()
+        if self._matrix is not None and self._shared:
+            self._matrix, self._shared = self._matrix.copy(), False
+        self._frame = None
 
     def series(self, pos: int):
         """The genuine pandas row Series, built the way pandas' ``FrameColumnApply.series_generator``

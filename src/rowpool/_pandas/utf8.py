@@ -24,5 +24,13 @@ class Utf8Column(NamedTuple):
         valid_end = offsets_end + rows
         return cls(buffer[:offsets_end].view(np.int64), buffer[offsets_end:valid_end], buffer[valid_end:])
 
+    def scalars(self):
+        """The values (str, NaN where missing), boxed when a row reads them (``_core.ScalarColumn``)."""
+        return _core.ScalarColumn.utf8(self.offsets, self.valid, self.data, np.nan)
+
     def values(self) -> list:
-        return _core.utf8_values(self.offsets, self.valid, self.data, np.nan)
+        return self.scalars().values()
+
+    def copy(self) -> Utf8Column:
+        """The column in memory of its own (not the arena's)."""
+        return Utf8Column(self.offsets.copy(), self.valid.copy(), self.data.copy())

@@ -1,0 +1,88 @@
+#include "python/scalar_column.hpp"
+
+namespace nb = nanobind;
+
+namespace rowpool::python {
+
+ScalarColumn ScalarColumn::cells(Bytes buffer, std::size_t rows, char kind, std::size_t itemsize,
+                                 bool masked, nb::object missing, nb::object table) {
+  ScalarColumn column;
+  column.cells_.emplace(buffer.data(), buffer.shape(0), rows, static_cast<CellKind>(kind), itemsize,
+                        masked);
+  if (!table.is_none()) {
+    if (!PyList_CheckExact(table.ptr()) || column.cells_->kind() != CellKind::kSigned)
+      throw nb::type_error("categorical column: needs signed codes and a list of categories");
+    column.table_ = std::move(table);
+  }
+  column.rows_ = rows;
+  column.buffer_ = std::move(buffer);
+  column.missing_ = std::move(missing);
+  return column;
+}
+
+ScalarColumn ScalarColumn::utf8(Offsets offsets, Bytes valid, Bytes data, nb::object missing) {
+  const std::size_t rows = valid.shape(0);
+  if (offsets.shape(0) != rows + 1) throw nb::value_error("need one more offset than rows");
+  ScalarColumn column;
+  column.rows_ = rows;
+  column.offsets_ = std::move(offsets);
+  column.valid_ = std::move(valid);
+  column.buffer_ = std::move(data);
+  column.missing_ = std::move(missing);
+  return column;
+}
+
+PyObject* ScalarColumn::at(std::size_t row) const { return cells_ ? cell_at(row) : utf8_at(row); }
+
+PyObject* ScalarColumn::cell_at(std::size_t row) const {
+  const CellBuffer& cells = *cells_;
+  if (cells.missing(row)) return Py_NewRef(missing_.ptr());
+  if (table_.is_valid()) {
+    const std::int64_t code = cells.signed_at(row);
+    const Py_ssize_t size = PyList_GET_SIZE(table_.ptr());
+    if (code < -1 || code + 1 >= size) {
+      PyErr_Format(PyExc_ValueError, "categorical column: code %lld outside its %zd categories",
+                   static_cast<long long>(code), size - 1);
+      return nullptr;
+    }
+    return Py_NewRef(PyList_GET_ITEM(table_.ptr(), static_cast<Py_ssize_t>(code + 1)));
+  }
+  switch (cells.kind()) {
+    case CellKind::kBool:
+      return Py_NewRef(cells.bool_at(row) ? Py_True : Py_False);
+    case CellKind::kSigned:
+      return PyLong_FromLongLong(cells.signed_at(row));
+    case CellKind::kUnsigned:
+      return PyLong_FromUnsignedLongLong(cells.unsigned_at(row));
+    case CellKind::kFloat:
+      return PyFloat_FromDouble(cells.float_at(row));
+  }
+  PyErr_SetString(PyExc_ValueError, "cell column of an unknown kind");
+  return nullptr;
+}
+
+PyObject* ScalarColumn::utf8_at(std::size_t row) const {
+  if (valid_.data()[row] == 0) return Py_NewRef(missing_.ptr());
+  const std::int64_t begin = offsets_.data()[row];
+  const std::int64_t end = offsets_.data()[row + 1];
+  if (begin < 0 || end < begin || static_cast<std::uint64_t>(end) > buffer_.shape(0)) {
+    PyErr_Format(PyExc_ValueError, "string column: offsets %lld..%lld of row %zu out of bounds",
+                 static_cast<long long>(begin), static_cast<long long>(end), row);
+    return nullptr;
+  }
+  const char* data = reinterpret_cast<const char*>(buffer_.data());
+  return PyUnicode_DecodeUTF8(data + begin, end - begin, "strict");
+}
+
+nb::list ScalarColumn::values() const {
+  nb::list values = nb::steal<nb::list>(PyList_New(static_cast<Py_ssize_t>(rows_)));
+  if (!values.is_valid()) throw nb::python_error();
+  for (std::size_t i = 0; i < rows_; ++i) {
+    PyObject* value = at(i);
+    if (value == nullptr) throw nb::python_error();
+    PyList_SET_ITEM(values.ptr(), static_cast<Py_ssize_t>(i), value);
+  }
+  return values;
+}
+
+}  // namespace rowpool::python
