@@ -37,8 +37,9 @@ class GroupCalls:
         from .._worker import _describe
 
         done: list[tuple] = []
+        body = self.shape.body(chunk)
         for begin, end, code in self.shape.runs(chunk):
-            group = self.shape.group(chunk, begin, end, code)
+            group = self.shape.group(body, begin, end, code)
             try:
                 done.append((code, self.func(group, *state, *self.args, **self.kwargs), None))
             except Exception as exc:  # noqa: BLE001 - reported as pandas would, in the parent

@@ -65,15 +65,20 @@ class GroupShape:
         self.names, self.columns = names, columns
         self.series_name, self.is_series = series_name, is_series
 
-    def group(self, frame: pd.DataFrame, begin: int, end: int, code: int):
-        """Rows [begin, end) of ``frame`` (a chunk of a ``GroupedFrame``) as pandas hands the
-        group to ``func``: the original columns (or Series), named by the group's key; a copy
-        unless copy-on-write keeps ``func`` from writing into the chunk (pandas 2 without it)."""
+    def body(self, frame: pd.DataFrame):
+        """A chunk of a ``GroupedFrame`` as its groups hand it to ``func``: the original columns
+        (or Series), without the group numbers. Once per chunk: a group is then a row slice."""
         if self.is_series:
-            values = frame.iloc[begin:end, 0].rename(self.series_name)
-        else:
-            values = frame.iloc[begin:end, :-1]
-            values.columns = self.columns
+            return frame.iloc[:, 0].rename(self.series_name)
+        values = frame.iloc[:, :-1]
+        values.columns = self.columns
+        return values
+
+    def group(self, body, begin: int, end: int, code: int):
+        """Rows [begin, end) of a chunk's ``body`` as pandas hands the group to ``func``, named by
+        the group's key; a copy unless copy-on-write keeps ``func`` from writing into the chunk
+        (pandas 2 without it)."""
+        values = body.iloc[begin:end]
         copy_on_write = int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
         if not copy_on_write:
             values = values.copy()
@@ -120,7 +125,7 @@ class GroupedFrame:
 
     def empty_group(self, code: int):
         """An empty group (no rows), as pandas hands it to ``func``."""
-        return self.shape.group(self.frame, 0, 0, code)
+        return self.shape.group(self.shape.body(self.frame), 0, 0, code)
 
 
 class GroupTable:
