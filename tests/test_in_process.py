@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import rowpool
-from rowpool import _local
+from rowpool import _local, _spec
 from test_dtypes import FRAMES, ROW_PROBES, assert_identical, check_all
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.tiny_jobs_in_process]
@@ -122,13 +122,14 @@ def spin(seconds):
 
 
 def test_a_remainder_cheaper_than_a_start_finishes_here_after_a_slow_row(monkeypatch):
-    # 400 rows of 0.1 ms and one of 150 ms: the rows run here pass the budget (100 ms) at row 200,
-    # but the 200 rows left cost ~20 ms, far less than starting workers: they finish here.
+    # 400 rows of 0.1 ms and one of 250 ms: the rows run here pass the budget (200 ms: a 0.1 s
+    # start, 2 workers) at row 200, but the 200 rows left cost ~20 ms, far less than starting
+    # workers: they finish here.
     monkeypatch.setattr(_local, "START_SECONDS", 0.1)
     df = frame(400)
 
     def func(row):
-        spin(0.15 if row["a"] == 200 else 0.0001)
+        spin(0.25 if row["a"] == 200 else 0.0001)
         return os.getpid()
 
     pids = rowpool.apply(df, func, workers=2)
@@ -138,7 +139,8 @@ def test_a_remainder_cheaper_than_a_start_finishes_here_after_a_slow_row(monkeyp
 def test_rows_growing_costlier_past_the_budget_go_to_workers(monkeypatch):
     # Cheap rows project the job within the budget, then every row costs 2 ms: priced at the
     # recent pieces' rate, the rows left go to workers instead of running here one by one.
-    monkeypatch.setattr(_local, "START_SECONDS", 0.1)
+    # (A start of 0.05 s: with 2 workers the budget is twice that.)
+    monkeypatch.setattr(_local, "START_SECONDS", 0.05)
     df = frame(600)
 
     def func(row):
@@ -298,3 +300,12 @@ def test_first_guess_of_a_start_grows_with_the_load(monkeypatch):
     assert _local.start_seconds() == pytest.approx(3 * _local.START_SECONDS)
     _local.record_start(0.5)  # a measured start already includes the load it met
     assert _local.start_seconds() == 0.5
+
+
+@pytest.mark.parametrize(("workers", "factor"), [(1, 1.0), (2, 2.0), (4, 4 / 3)])
+def test_budget_is_what_workers_need_to_finish_sooner_start_included(workers, factor):
+    """Rows left costing L here take start + L / workers on the workers: they go there once
+    L > start * workers / (workers - 1); one worker is never sooner, so a start is its budget."""
+    options = _spec.Options()
+    budget = _local.in_process_budget(options, pool_given=False, workers=workers)
+    assert budget == pytest.approx(factor * _local.START_SECONDS)

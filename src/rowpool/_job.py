@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from . import _checks, _default_pool
+from . import _checks, _default_pool, _projection
 from ._dispatch import Dispatcher
 from ._local import LocalRun, in_process_budget, record_start
 from ._sink import Collector, Sink
@@ -46,11 +46,12 @@ class Job:
         started only if rows are left (its start, cold or warm, is measured: it sets the budget
         of later jobs in this process)."""
         options = self.options
+        _projection.new_traffic()  # a job whose rows all run here moves nothing
         bar = make_progress(options.progress, self.source.rows)
         collector = Collector(self.sink, self.source, self.spec.errors, bar)
         size = _checks.workers(workers) if pool is None else pool.workers
         warm = pool is None and _default_pool.is_warm(size)
-        budget = in_process_budget(options, pool_given=pool is not None, warm=warm)
+        budget = in_process_budget(options, pool_given=pool is not None, workers=size, warm=warm)
         local = LocalRun(self.source, self.spec, collector, budget=budget, fixed_rows=options.chunk_rows or 0)
         try:
             with _sigterm_interrupts():

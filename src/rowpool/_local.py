@@ -5,11 +5,12 @@ busy machine; handing a job to them once they are warm costs milliseconds. Each 
 warm, is measured (``record_start``), and a job whose serial cost is below what recent starts of
 its kind cost finishes sooner without them. The cost is measured, not guessed: the first rows run
 here, in growing pieces, and after each the rows left are priced from what the pieces cost (rows
-weighed where the source says so: a group by its rows). Once the rows left would cost more than a
-start here, or a piece alone would, the rows not run yet go to workers (their start also serves
-the calls after: the default pool stays warm): every row still runs exactly once. The rows already
-run here do not count: a remainder cheaper than a start (the end of a job whose rows ran slower
-than projected) finishes here. Past the budget the rows left are priced at the recent pieces'
+weighed where the source says so: a group by its rows). Once the workers would finish the rows
+left sooner than this process, their start included (the rows left cost more here than a start
+plus their share on the workers: ``in_process_budget``), or a piece alone would pass that budget,
+the rows not run yet go to workers (whose start then also serves the calls after: the default
+pool stays warm): every row still runs exactly once. The rows already run here do not count: a
+remainder cheaper than that (the end of a job whose rows ran slower than projected) finishes here. Past the budget the rows left are priced at the recent pieces'
 rate, so rows growing costlier still go to workers. Rows are built from the same Chunk and by the
 same C++ row loop as in a worker, so results, dtypes and failure records are the same.
 
@@ -79,14 +80,16 @@ def start_seconds(warm: bool = False) -> float:
     return sorted(starts)[len(starts) // 2]
 
 
-def in_process_budget(options: Options, *, pool_given: bool, warm: bool = False) -> float:
-    """Seconds of serial work the job may spend in the calling process (0: none, inf: all);
+def in_process_budget(options: Options, *, pool_given: bool, workers: int, warm: bool = False) -> float:
+    """Seconds of serial work the rows left may cost in the calling process before ``workers``
+    workers would finish them sooner, their start included (0: none, inf: all): a start plus the
+    rows' share on the workers, ``start * workers / (workers - 1)`` (a start, for one worker);
     ``warm``: the default pool's workers already run."""
     if options.in_process is not None:
         return math.inf if options.in_process else 0.0
     if pool_given or options.timeout is not None or options.max_worker_memory is not None:
         return 0.0
-    return start_seconds(warm)
+    return start_seconds(warm) * (workers / (workers - 1) if workers > 1 else 1.0)
 
 
 class Weights:

@@ -104,7 +104,15 @@ _last = Traffic()
 
 
 def last_traffic() -> Traffic:
-    """What the last job run on workers in this process moved (benchmarks report it)."""
+    """What the last job of this process moved to its workers (benchmarks report it): nothing when
+    every row ran in the calling process."""
+    return _last
+
+
+def new_traffic() -> Traffic:
+    """A job starts: its traffic, counted from nothing."""
+    global _last
+    _last = Traffic()
     return _last
 
 
@@ -114,8 +122,7 @@ class ChunkColumns:
 
     def __init__(self, layout: list, *, enabled: bool, read: ColumnReads | None = None):
         """``read``: what the rows run in the calling process read (None: no row ran there)."""
-        global _last
-        _last = self.traffic = Traffic()
+        self.traffic = new_traffic()
         self.layout = layout
         self.full_bytes = row_bytes(layout)
         self.enabled = enabled and ENABLED
