@@ -10,8 +10,9 @@ left sooner than this process, their start included (the rows left cost more her
 plus their share on the workers: ``in_process_budget``), or a piece alone would pass that budget,
 the rows not run yet go to workers (whose start then also serves the calls after: the default
 pool stays warm): every row still runs exactly once. The rows already run here do not count: a
-remainder cheaper than that (the end of a job whose rows ran slower than projected) finishes here. Past the budget the rows left are priced at the recent pieces'
-rate, so rows growing costlier still go to workers. Rows are built from the same Chunk and by the
+remainder cheaper than that (the end of a job whose rows ran slower than projected) finishes
+here. Past the budget the rows left are priced at the recent pieces' rate, so rows growing
+costlier still go to workers. Rows are built from the same Chunk and by the
 same C++ row loop as in a worker, so results, dtypes and failure records are the same.
 
 Nothing runs here with ``pool=`` (the caller chose warm workers), ``timeout=`` or
