@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from rowpool import _codec, _core, _dispatch, _task_block
-from rowpool._pandas.rows import JobContext, RowSource, decode_chunk
+from rowpool._pandas.chunk import decode_chunk
+from rowpool._pandas.rows import JobContext, RowSource
 from rowpool._pandas.source import FrameSource
 from rowpool._results import run_here
 from rowpool._spec import JobSpec

@@ -46,7 +46,7 @@ With a ``projection`` (``rowpool._projection.Projection``, row jobs once workers
 columns their rows read) the parts follow ``projection.layout`` instead: per ``projection.cuts``
 entry, the job's layout entry it comes from, a block cut to the columns at the given offsets.
 
-A worker decodes them without pandas (``rowpool._pandas.rows.decode_chunk``) unless a row needs a
+A worker decodes them without pandas (``rowpool._pandas.chunk.decode_chunk``) unless a row needs a
 pandas object. The in-memory pandas DataFrame (``rowpool._pandas.source.FrameSource``) is the
 first source; a file window (``rowpool.files``) and a Dask partition are in-memory frames too.
 """

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .rows import Chunk
+from .chunk import Chunk
 from .source import FrameSource
 
 GROUP_COLUMN = "__rowpool_group__"  # each row's group number, appended to the frame workers see

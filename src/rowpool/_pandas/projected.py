@@ -9,12 +9,13 @@ import numpy as np
 
 from .. import _codec
 from .._projection import project
-from .rows import Chunk, JobContext, Places, decode_buffers, decode_chunk, decode_part
+from .chunk import Chunk, Places, decode_buffers, decode_chunk, decode_part
+from .rows import JobContext
 
 
 def decode_task_chunk(memory: np.ndarray, offset: int, context: JobContext, projection: int) -> Chunk:
     """The chunk at ``offset``, carrying the columns of projection number ``projection`` (0: every
-    column, ``rows.decode_chunk``). Its layout and Places are worked out once per projection and
+    column, ``chunk.decode_chunk``). Its layout and Places are worked out once per projection and
     job, from the column positions the chunk holds after its row labels."""
     if projection == 0:
         return decode_chunk(memory, offset, context)

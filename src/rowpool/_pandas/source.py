@@ -12,7 +12,7 @@ import pandas as pd
 from .._source import Schema
 from .cell_encoding import cell_format, cell_part
 from .cells import CellColumn
-from .rows import Chunk, Places, build_chunk
+from .chunk import Chunk, Places, build_chunk
 from .utf8 import Utf8Column
 
 RAW_KINDS = "biufcmM"  # numpy kinds copied byte for byte
@@ -236,5 +236,5 @@ class FrameSource:
 
     @cached_property
     def places(self) -> Places:
-        """Where each column is among a chunk's parts (``rows.Places``)."""
+        """Where each column is among a chunk's parts (``chunk.Places``)."""
         return Places.of(self.layout, self.width)
