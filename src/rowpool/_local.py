@@ -151,8 +151,11 @@ class LocalRun:
         best_rate = math.inf  # seconds per unit of weight of the fastest piece after the first
         recent: deque[float] = deque(maxlen=RECENT_PIECES)  # the rates of the last pieces
         per_unit = 0.0  # what a unit of weight costs, once a piece ran
+        local_end = getattr(self.source, "local_end", None)
         while self.next_row < rows:
             begin, end = self.next_row, min(rows, self.next_row + size)
+            if local_end is not None:
+                end = local_end(begin, end)
             if per_unit and per_unit * weights.of(begin, end) > self.budget:
                 return  # a piece (a big group) that alone would pass the budget
             piece = self.piece(begin, end)

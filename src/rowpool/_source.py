@@ -18,6 +18,8 @@ the workers (inside the JobSpec) so that they can decode each chunk.
         weight_bounds: Sequence[int]                # optional; [i]: the weight of rows [0, i)
         def chunk_end(self, begin, end) -> int      # optional; where the chunk the scheduler sized
                                                     # as [begin, end) ends instead (begin < it <= end)
+        def local_end(self, begin, end) -> int      # optional; where a piece the calling process
+                                                    # runs as [begin, end) ends instead (begin < it <= end)
         def too_big(self, begin, end, needed, budget) -> str  # optional; rows [begin, end) need
                                                     # more arena bytes than the budget: why, and what to do
 
@@ -26,6 +28,8 @@ of groupby's table is a whole group, weighing its rows): the calling process pri
 leaves to workers by weight (``rowpool._local``); without it every row weighs 1.
 ``chunk_end`` lets such a source keep a row that outweighs the rows around it alone in its chunk
 (the dispatcher runs the rest of the scheduler's chunk next, see ``GroupTable.chunk_end``).
+``local_end`` lets a source whose rows are held in pieces (a file's windows) end the rows the
+calling process runs at a piece's end, so that it need not join two pieces' rows (a copy).
 ``can_read`` lets a source that reads its rows as they are asked for (a file) bound what it holds:
 while it says False (asked only while chunks are in flight) the dispatcher waits for a result.
 ``chunk_parts`` is called from the parent's main thread once per chunk, in row order for fresh

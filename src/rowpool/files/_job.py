@@ -107,13 +107,15 @@ def run_windows(windows, start, rows, sink, call, func, *, errors, progress_bar,
     """Runs rows ``start`` to ``rows`` (None: to the end) through ``call`` into ``sink``; returns
     the failures."""
     one_job = _one_job(rows, start, options)
+    for_rows = one_job and call.__name__ == "apply"  # windows read for one job of rows
     with (
         _pool(**pool_options, default_allowed=one_job) as where,
-        contextlib.closing(read_ahead(windows(start))) as ready,  # an error stops the read-ahead at once
+        # closing: an error stops the read-ahead at once
+        contextlib.closing(read_ahead(windows(start, for_rows=for_rows))) as ready,
     ):
         if one_job:
             name = getattr(getattr(windows, "source", None), "name", "the input")
-            for_rows, window_bytes = call.__name__ == "apply", getattr(windows, "window_bytes", None)
+            window_bytes = getattr(windows, "window_bytes", None)
             source = WindowSource(
                 ready, rows - start, start, for_rows=for_rows, name=name, window_bytes=window_bytes
             )

@@ -77,12 +77,12 @@ class WindowSink:
         window = self._window(begin, end, pieces)
         assembler: RowsSink | BatchesSink
         if self.batches:
-            assembler = BatchesSink(window.frame.index, self.errors)
+            assembler = BatchesSink(window.index, self.errors)
         else:
-            assembler = RowsSink(window.frame, self.errors)
+            assembler = RowsSink(window.like_frame(), self.errors)
         for b, e, r in self.pending:
             assembler.write(b - begin, e - begin, r)
-        labels = window.frame.index
+        labels = window.index
         failures = [
             [_label(labels[b - begin + f.position]), f.type_name, f.message, f.traceback]
             for b, _e, r in self.pending

@@ -18,10 +18,16 @@ import pickle
 from collections import deque
 from collections.abc import Iterator
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._source import Schema
 from ..errors import EngineError
+
+if TYPE_CHECKING:
+    from .._pandas.source import FrameSource
+from ._arrow_rows import ArrowRowsSource, local_chunk_of_parts, rows_schema
 from ._windows import Window
 
 HELD_WINDOWS = 3  # full windows' bytes held for chunks (plus the read-ahead thread's two)
@@ -46,8 +52,9 @@ class WindowSource:
         self.held: deque = deque()  # (window, its FrameSource), in row order
         self.held_bytes = 0
         self.max_held_bytes = None if window_bytes is None else HELD_WINDOWS * window_bytes
+        self.arrow_schema: Schema | None = None  # the job's schema when windows are read as ArrowRows
         first = self._read()
-        self.first_frame = first.frame
+        self.first_frame = first.frame if self.arrow_schema is None else first.rows.model
         self.schema = self.held[0][1].schema
 
     # -- windows ----------------------------------------------------------------------------------
@@ -55,11 +62,19 @@ class WindowSource:
         window = next(self.ready, None)
         if window is None:
             raise EngineError(f"{self.name} ended before row {self._next_begin()} (the input changed?)")
-        source = self._frame_source(window.frame, for_rows=self.for_rows)
-        if hasattr(self, "schema"):
-            source = self._with_job_layout(window, source)
+        first = not self.held and not hasattr(self, "schema")
+        if first and window.rows is not None:
+            table = window.rows.table
+            self.arrow_schema = rows_schema(window.rows.model, [f.type for f in table.schema])
+        source: ArrowRowsSource | FrameSource
+        if self.arrow_schema is not None:
+            source = ArrowRowsSource(window.rows, self.arrow_schema)
+        else:
+            source = self._frame_source(window.frame, for_rows=self.for_rows)
+            if not first:
+                source = self._with_job_layout(window, source)
         self.held.append((window, source))
-        self.held_bytes += _frame_bytes(window.frame)
+        self.held_bytes += window.nbytes
         return window
 
     def _next_begin(self) -> int:
@@ -115,7 +130,7 @@ class WindowSource:
     def release(self, end: int) -> None:
         """The sink wrote every input row before ``end`` (absolute): their windows can go."""
         while len(self.held) > 1 and self.held[0][0].end <= end:
-            self.held_bytes -= _frame_bytes(self.held.popleft()[0].frame)
+            self.held_bytes -= self.held.popleft()[0].nbytes
 
     # -- the Source protocol ----------------------------------------------------------------------
     def estimated_row_bytes(self) -> int:
@@ -135,11 +150,23 @@ class WindowSource:
         layout = self.schema.layout if projection is None else projection.layout
         return join_parts(layout, parts, [hi - lo for *_ws, lo, hi in pieces])
 
+    def local_end(self, begin: int, end: int) -> int:
+        """Rows run in this process stop at the end of the window holding ``begin`` (or of the
+        window's piece, see ``ArrowRowsSource.local_end``): a piece of one window is made of
+        views of it, one across windows of copies."""
+        window, source, lo, _hi = self.pieces(begin, begin + 1)[0]
+        end = min(end, window.end - self.start)
+        own_end = getattr(source, "local_end", None)
+        return end if own_end is None else min(end, begin + own_end(lo, lo + end - begin) - lo)
+
     def local_chunk(self, begin: int, end: int):
         pieces = self.pieces(begin, end)
         if len(pieces) == 1:
             _window, source, lo, hi = pieces[0]
             return source.local_chunk(lo, hi)
+        if self.arrow_schema is not None:
+            parts = self.chunk_parts(begin, end)
+            return local_chunk_of_parts(parts, end - begin, self.schema, pieces[0][1].places)
         import pandas as pd
 
         frame = pd.concat([w.frame.iloc[lo:hi] for w, _s, lo, hi in pieces])
@@ -153,14 +180,10 @@ class WindowSource:
 
     def label(self, position: int):
         window = self.window_of(position)
-        return window.frame.index[self.start + position - window.begin]
+        return window.index[self.start + position - window.begin]
 
     def labels(self, begin: int, end: int) -> list:
-        return [label for w, _s, lo, hi in self.pieces(begin, end) for label in w.frame.index[lo:hi]]
-
-
-def _frame_bytes(frame) -> int:
-    return int(frame.memory_usage(index=False, deep=False).sum())
+        return [label for w, _s, lo, hi in self.pieces(begin, end) for label in w.index[lo:hi]]
 
 
 def join_parts(layout: list, parts: list[list], lengths: list[int]) -> list:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
@@ -28,14 +28,44 @@ FIRST_WINDOW_SHARE = 16
 MAX_BATCH_ROWS = 1 << 16
 
 
-@dataclass
 class Window:
-    """Rows [begin, end) of the input: ``frame`` for ``func``, ``keep`` (Arrow) for the output."""
+    """Rows [begin, end) of the input: ``frame`` for ``func``, ``keep`` (Arrow) for the output.
+    A window of a row job over Arrow data holds its rows as Arrow (``rows``, see ``_arrow_rows``):
+    its ``frame`` is made from them only if something asks for it."""
 
-    begin: int
-    end: int
-    frame: Any  # pandas.DataFrame
-    keep: pa.Table | None
+    def __init__(self, begin: int, end: int, frame: Any, keep: pa.Table | None, rows: Any = None):
+        self.begin = begin
+        self.end = end
+        self._frame = frame  # pandas.DataFrame, or None until made from ``rows``
+        self.keep = keep
+        self.rows = rows  # _arrow_rows.ArrowRows or None
+
+    @property
+    def frame(self):
+        if self._frame is None and self.rows is not None:
+            self._frame = self.rows.to_frame()
+        return self._frame
+
+    @frame.setter
+    def frame(self, frame) -> None:
+        self._frame = frame
+
+    @property
+    def index(self):
+        """The row labels (of the frame, made or not)."""
+        return self.rows.index if self._frame is None and self.rows is not None else self.frame.index
+
+    def like_frame(self):
+        """The frame the window's ``apply`` result is shaped like: its frame, or one of no columns
+        with its index and the input's class and ``attrs`` when it has none."""
+        return self.rows.like_frame() if self._frame is None and self.rows is not None else self.frame
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the window's rows hold (``keep`` not counted)."""
+        if self._frame is None and self.rows is not None:
+            return self.rows.nbytes
+        return int(self.frame.memory_usage(index=False, deep=False).sum())
 
 
 def pandas_index(schema: pa.Schema) -> tuple[list[str], dict | None]:
@@ -65,32 +95,61 @@ class ArrowWindows:
         # Batches of half a window: windows come out at 1 to 1.5 times window_bytes, and the
         # readers' per-batch costs (high for wide files) are paid a few times per window.
         self.batch_rows = max(1, min(MAX_BATCH_ROWS, window_bytes // 2 // guess))
+        self.model = None  # the pandas frame of the first row read as ArrowRows
 
-    def frame(self, table: pa.Table, begin: int):
-        import pandas as pd
-
+    def _func_table(self, table: pa.Table) -> pa.Table:
+        """The columns ``func`` reads, ints with missing values as float64 (as pandas has them)."""
         table = table.select(self.frame_names)
         for column in self.as_float:
             position = table.schema.get_field_index(column)
             table = table.set_column(position, column, table.column(column).cast(pa.float64()))
-        frame = table.to_pandas()
+        return table
+
+    def index(self, begin: int, rows: int):
+        """The RangeIndex of rows [begin, begin + rows) (the stored one's, continued, if any)."""
+        import pandas as pd
+
+        start, step = 0, 1
+        if self.range_index is not None:
+            start, step = self.range_index.get("start", 0), self.range_index.get("step", 1)
+        name = self.range_index.get("name") if self.range_index is not None else None
+        first = start + begin * step
+        return pd.RangeIndex(first, first + rows * step, step, name=name)
+
+    def frame(self, table: pa.Table, begin: int, *, selected: bool = False):
+        """Rows of ``table`` (from input row ``begin``) as ``func``'s pandas frame; ``selected``:
+        ``table`` holds only ``func``'s columns already (``_func_table``)."""
+        frame = (table if selected else self._func_table(table)).to_pandas()
         for column in self.as_object:
             frame[column] = frame[column].astype(object)
         if not self.index_columns:
-            start, step = 0, 1
-            if self.range_index is not None:
-                start, step = self.range_index.get("start", 0), self.range_index.get("step", 1)
-            name = self.range_index.get("name") if self.range_index is not None else None
-            first = start + begin * step
-            frame.index = pd.RangeIndex(first, first + len(frame) * step, step, name=name)
+            frame.index = self.index(begin, len(frame))
         return frame
 
-    def _window(self, batches: list[pa.RecordBatch], begin: int) -> Window:
+    def _window(self, batches: list[pa.RecordBatch], begin: int, for_rows: bool) -> Window:
         table = pa.Table.from_batches(batches, schema=self.source.schema)
         keep = table.select(self.keep).replace_schema_metadata(None) if self.keep else None
-        return Window(begin, begin + table.num_rows, self.frame(table, begin), keep)
+        end = begin + table.num_rows
+        if not for_rows:
+            return Window(begin, end, self.frame(table, begin), keep)
+        from ._arrow_rows import ArrowRows
 
-    def __call__(self, start: int) -> Iterator[Window]:
+        selected = self._func_table(table)  # batch by batch: cut into chunks without joining them
+        if self.model is None:
+            self.model = self.frame(selected.slice(0, 1), begin, selected=True)
+        to_frame = partial(self.frame, selected, begin, selected=True)
+        rows = ArrowRows(selected, self.index(begin, end - begin), self.model, to_frame)
+        return Window(begin, end, None, keep, rows)
+
+    def rows_as_arrow(self, for_rows: bool) -> bool:
+        """Whether a job of rows (``for_rows``) reads windows as ``ArrowRows``: no stored index and
+        no column pandas holds as objects (bools with missing values)."""
+        return for_rows and not self.index_columns and not self.as_object
+
+    def __call__(self, start: int, *, for_rows: bool = False) -> Iterator[Window]:
+        """Windows from input row ``start``; ``for_rows``: for one job of rows (``ArrowRows``
+        where ``rows_as_arrow``)."""
+        as_arrow = self.rows_as_arrow(for_rows)
         target = max(1, self.window_bytes // FIRST_WINDOW_SHARE)
         pending, size, begin = [], 0, start
         for batch in self.source.batches(start, self.batch_rows):
@@ -101,12 +160,12 @@ class ArrowWindows:
                 size += rows * row_bytes
                 batch = batch.slice(rows)
                 if size >= target:
-                    window = self._window(pending, begin)
+                    window = self._window(pending, begin, as_arrow)
                     yield window
                     pending, size, begin = [], 0, window.end
                     target = min(self.window_bytes, 2 * target)
         if pending or begin == start == 0:  # an empty input is one empty window
-            yield self._window(pending, begin)
+            yield self._window(pending, begin, as_arrow)
 
 
 class FrameWindows:
@@ -119,7 +178,8 @@ class FrameWindows:
         per_row = max(1, int(frame.memory_usage(deep=False).sum()) // max(1, len(frame)))
         self.window_rows = max(1, window_bytes // per_row)
 
-    def __call__(self, start: int) -> Iterator[Window]:
+    def __call__(self, start: int, *, for_rows: bool = False) -> Iterator[Window]:
+        """Windows from row ``start`` (``for_rows`` changes nothing: they are frames already)."""
         if self.rows == 0:
             yield Window(0, 0, self.frame, self._keep(0, 0))
         for begin in range(start, self.rows, self.window_rows):
