@@ -53,9 +53,9 @@ def _arrow_strings(array) -> bool:
     )
 
 
-def _utf8_part(array, begin: int, end: int) -> np.ndarray:
-    """Rows [begin, end) of an Arrow-backed str column as one buffer: int64 offsets (rows + 1), one
-    validity byte per row, then the UTF-8 bytes (see ``utf8.Utf8Column``)."""
+def _utf8_column(array, begin: int, end: int) -> Utf8Column:
+    """Rows [begin, end) of an Arrow-backed str column as a Utf8Column of views of its Arrow
+    buffers where they already are int64 offsets (large_string), else of a cast copy."""
     import pyarrow as pa
 
     strings = array.__arrow_array__().slice(begin, end - begin).combine_chunks()
@@ -65,10 +65,15 @@ def _utf8_part(array, begin: int, end: int) -> np.ndarray:
     first = strings.offset
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[first : first + len(strings) + 1]
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
-    valid = strings.is_valid().to_numpy(zero_copy_only=False)
-    return np.concatenate(
-        [(offsets - offsets[0]).view(np.uint8), valid.view(np.uint8), data[offsets[0] : offsets[-1]]]
-    )
+    valid = strings.is_valid().to_numpy(zero_copy_only=False).view(np.uint8)
+    return Utf8Column(offsets, valid, data)
+
+
+def _utf8_part(array, begin: int, end: int) -> np.ndarray:
+    """Rows [begin, end) of an Arrow-backed str column as one buffer: int64 offsets (rows + 1), one
+    validity byte per row, then the UTF-8 bytes (see ``utf8.Utf8Column``)."""
+    offsets, valid, data = _utf8_column(array, begin, end)
+    return np.concatenate([(offsets - offsets[0]).view(np.uint8), valid, data[offsets[0] : offsets[-1]]])
 
 
 class FrameSource:
@@ -216,7 +221,7 @@ class FrameSource:
         parts: list = []
         for (kind, dtype, _cols, rows_major), source in zip(self.layout, self._sources):
             if kind == "utf8":
-                parts.append(Utf8Column.from_buffer(_utf8_part(source, begin, end), end - begin))
+                parts.append(_utf8_column(source, begin, end))
             elif kind == "cells":
                 buffer = cell_part(source, dtype, begin, end).view(np.uint8)
                 parts.append(CellColumn(dtype, buffer, end - begin))
