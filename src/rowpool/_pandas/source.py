@@ -55,18 +55,8 @@ def _arrow_strings(array) -> bool:
 
 def _utf8_column(array, begin: int, end: int) -> Utf8Column:
     """Rows [begin, end) of an Arrow-backed str column as a Utf8Column of views of its Arrow
-    buffers where they already are int64 offsets (large_string), else of a cast copy."""
-    import pyarrow as pa
-
-    strings = array.__arrow_array__().slice(begin, end - begin).combine_chunks()
-    if strings.type != pa.large_string():
-        strings = strings.cast(pa.large_string())
-    _, offsets_buffer, data_buffer = strings.buffers()
-    first = strings.offset
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[first : first + len(strings) + 1]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
-    valid = strings.is_valid().to_numpy(zero_copy_only=False).view(np.uint8)
-    return Utf8Column(offsets, valid, data)
+    buffers (``Utf8Column.from_arrow``)."""
+    return Utf8Column.from_arrow(array.__arrow_array__().slice(begin, end - begin).combine_chunks())
 
 
 def _utf8_part(array, begin: int, end: int) -> np.ndarray:

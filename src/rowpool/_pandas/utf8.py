@@ -19,6 +19,20 @@ class Utf8Column(NamedTuple):
     data: np.ndarray
 
     @classmethod
+    def from_arrow(cls, array) -> Utf8Column:
+        """A pyarrow string array as a Utf8Column of views of its buffers (of a large_string copy
+        when its offsets are not int64 already). Needs pyarrow (the calling process only)."""
+        import pyarrow as pa
+
+        if array.type != pa.large_string():
+            array = array.cast(pa.large_string())
+        _, offsets_buffer, data_buffer = array.buffers()
+        first = array.offset
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[first : first + len(array) + 1]
+        data = np.empty(0, np.uint8) if data_buffer is None else np.frombuffer(data_buffer, dtype=np.uint8)
+        return cls(offsets, array.is_valid().to_numpy(zero_copy_only=False).view(np.uint8), data)
+
+    @classmethod
     def from_buffer(cls, buffer: np.ndarray, rows: int) -> Utf8Column:
         offsets_end = 8 * (rows + 1)
         valid_end = offsets_end + rows

@@ -22,6 +22,7 @@ import pickle
 import numpy as np
 import pyarrow as pa
 
+from .._pandas.utf8 import Utf8Column
 from .._source import Schema
 
 RAW_KINDS = "biufmM"  # numpy kinds a column's part holds byte for byte
@@ -59,18 +60,6 @@ def rows_schema(model, types: list[pa.DataType]) -> Schema | None:
 
 def _is_str(arrow_type: pa.DataType) -> bool:
     return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
-
-
-def _utf8_columns(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(int64 offsets, one validity byte per row, UTF-8 bytes) of a string array."""
-    if array.type != pa.large_string():
-        array = array.cast(pa.large_string())
-    _, offsets_buffer, data_buffer = array.buffers()
-    first = array.offset
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[first : first + len(array) + 1]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
-    valid = array.is_valid().to_numpy(zero_copy_only=False).view(np.uint8)
-    return offsets, valid, data
 
 
 def utf8_part(pieces: list) -> np.ndarray:
@@ -143,7 +132,7 @@ class ArrowRowsSource:
         for (kind, dtype, _cols, _rows_major), column in zip(self.layout, columns):
             for k, array in enumerate(_cut(column, self.bounds)):
                 if kind == "utf8":
-                    self._batches[k].append(_utf8_columns(array))
+                    self._batches[k].append(Utf8Column.from_arrow(array))
                 else:
                     values = array.to_numpy(zero_copy_only=False)
                     self._batches[k].append(values if values.dtype == dtype else values.astype(dtype))
