@@ -62,6 +62,15 @@ def _is_str(arrow_type: pa.DataType) -> bool:
     return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 
 
+def _bytes(column) -> int:
+    """The bytes of a batch's column: its array, or a string column's offsets, validity and
+    bytes (those its rows span)."""
+    if isinstance(column, Utf8Column):
+        offsets, valid, _data = column
+        return offsets.nbytes + valid.nbytes + int(offsets[-1] - offsets[0])
+    return column.nbytes
+
+
 def utf8_part(pieces: list) -> np.ndarray:
     """Rows of string columns as one "utf8" part: ``pieces`` are ((offsets, validity, bytes),
     begin, end); offsets from 0, then the validity bytes, then the bytes the rows span."""
@@ -98,10 +107,6 @@ class ArrowRows:
         self.model = model
         self.to_frame = to_frame  # the window's pandas frame, when something asks for it
 
-    @property
-    def nbytes(self) -> int:
-        return int(self.table.nbytes)
-
     def like_frame(self):
         """A frame with the window's index, of the model's class and ``attrs``: what the window's
         result is shaped like (``assemble.like_apply_of``)."""
@@ -136,6 +141,7 @@ class ArrowRowsSource:
                 else:
                     values = array.to_numpy(zero_copy_only=False)
                     self._batches[k].append(values if values.dtype == dtype else values.astype(dtype))
+        self.nbytes = sum(_bytes(column) for batch in self._batches for column in batch)  # held here
 
     def estimated_row_bytes(self) -> int:
         from .._pandas.source import PICKLED_BYTES_PER_VALUE
@@ -186,7 +192,6 @@ class ArrowRowsSource:
         """Rows [begin, end) as the Chunk a worker decodes from ``chunk_parts``: views of one
         batch's arrays (rows across batches are joined, as for a worker)."""
         from .._pandas.chunk import build_chunk
-        from .._pandas.utf8 import Utf8Column
 
         pieces = self._pieces(begin, end)
         if len(pieces) > 1:
@@ -194,7 +199,7 @@ class ArrowRowsSource:
         k, lo, hi = pieces[0] if pieces else (0, 0, 0)
         parts: list = []
         for column in self._batches[k] if self._batches else []:
-            if isinstance(column, tuple):
+            if isinstance(column, Utf8Column):
                 offsets, valid, data = column
                 own = offsets[lo : hi + 1]
                 parts.append(Utf8Column(own - own[0], valid[lo:hi], data[own[0] : own[-1]]))
@@ -206,7 +211,6 @@ class ArrowRowsSource:
 def local_chunk_of_parts(parts: list, rows: int, schema: Schema, places):
     """The Chunk of ``chunk_parts`` output (joined across windows) of ``rows`` rows."""
     from .._pandas.chunk import build_chunk
-    from .._pandas.utf8 import Utf8Column
 
     columns = [
         Utf8Column.from_buffer(part, rows) if kind == "utf8" else part

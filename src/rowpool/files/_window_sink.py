@@ -12,9 +12,14 @@ a resumed job starts at that window.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._results import ChunkResults
 from ._window_source import WindowSource
 from ._windows import Window
+
+if TYPE_CHECKING:
+    from .._pandas.sink import RowsSink
 
 
 def results_slice(results: ChunkResults, begin: int, end: int) -> ChunkResults:
@@ -43,6 +48,8 @@ class WindowSink:
         self.batches = mode == "batches"
         self.errors = errors
         self.pending: list[tuple[int, int, ChunkResults]] = []  # (input begin, end, results)
+        # apply: the current window's result, its rows placed as they arrive (not all at its end)
+        self.placed: tuple[Window, RowsSink] | None = None
         self.stopped = False  # a row failed under errors="raise"
 
     def write(self, begin: int, end: int, results: ChunkResults) -> None:
@@ -58,7 +65,9 @@ class WindowSink:
             cut = min(last, window.end)
             offset = first - self.source.start - begin
             whole = offset == 0 and cut == last
-            self._add(first, cut, results if whole else results_slice(results, offset, offset + cut - first))
+            piece = results if whole else results_slice(results, offset, offset + cut - first)
+            self._add(first, cut, piece)
+            self._place(window, first, piece)
             if cut == window.end and not self.stopped:
                 self._flush()
             first = cut
@@ -68,9 +77,17 @@ class WindowSink:
             self.stopped = True
         self.pending.append((begin, end, results))
 
+    def _place(self, window: Window, begin: int, results: ChunkResults) -> None:
+        from .._pandas.sink import RowsSink
+
+        if self.placed is None or self.placed[0] is not window:
+            self.placed = (window, RowsSink(window.like_frame(), self.errors))
+        first = begin - window.begin
+        self.placed[1].write(first, first + len(results.tags), results)
+
     def _flush(self) -> None:
         """Hands on the pending rows (whole windows, or a map_batches run ending with a chunk)."""
-        from .._pandas.sink import BatchesSink, RowsSink
+        from .._pandas.sink import BatchesSink
 
         begin, end = self.pending[0][0], self.pending[-1][1]
         pieces = self.source.pieces(begin - self.source.start, end - self.source.start)
@@ -78,10 +95,12 @@ class WindowSink:
         assembler: RowsSink | BatchesSink
         if self.batches:
             assembler = BatchesSink(window.index, self.errors)
+            for b, e, r in self.pending:
+                assembler.write(b - begin, e - begin, r)
         else:
-            assembler = RowsSink(window.like_frame(), self.errors)
-        for b, e, r in self.pending:
-            assembler.write(b - begin, e - begin, r)
+            # The pending rows are one window's (apply's ranges are cut at its ends), placed.
+            assert self.placed is not None and self.placed[0] is window
+            assembler, self.placed = self.placed[1], None
         labels = window.index
         failures = [
             [_label(labels[b - begin + f.position]), f.type_name, f.message, f.traceback]

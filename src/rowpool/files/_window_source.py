@@ -74,7 +74,7 @@ class WindowSource:
             if not first:
                 source = self._with_job_layout(window, source)
         self.held.append((window, source))
-        self.held_bytes += window.nbytes
+        self.held_bytes += _held_bytes(window, source)
         return window
 
     def _next_begin(self) -> int:
@@ -130,7 +130,7 @@ class WindowSource:
     def release(self, end: int) -> None:
         """The sink wrote every input row before ``end`` (absolute): their windows can go."""
         while len(self.held) > 1 and self.held[0][0].end <= end:
-            self.held_bytes -= self.held.popleft()[0].nbytes
+            self.held_bytes -= _held_bytes(*self.held.popleft())
 
     # -- the Source protocol ----------------------------------------------------------------------
     def estimated_row_bytes(self) -> int:
@@ -184,6 +184,13 @@ class WindowSource:
 
     def labels(self, begin: int, end: int) -> list:
         return [label for w, _s, lo, hi in self.pieces(begin, end) for label in w.index[lo:hi]]
+
+
+def _held_bytes(window: Window, source) -> int:
+    """The bytes a window's rows hold: its Arrow arrays, or its pandas frame."""
+    if isinstance(source, ArrowRowsSource):
+        return source.nbytes
+    return int(window.frame.memory_usage(index=False, deep=False).sum())
 
 
 def join_parts(layout: list, parts: list[list], lengths: list[int]) -> list:

@@ -60,13 +60,6 @@ class Window:
         with its index and the input's class and ``attrs`` when it has none."""
         return self.rows.like_frame() if self._frame is None and self.rows is not None else self.frame
 
-    @property
-    def nbytes(self) -> int:
-        """The bytes the window's rows hold (``keep`` not counted)."""
-        if self._frame is None and self.rows is not None:
-            return self.rows.nbytes
-        return int(self.frame.memory_usage(index=False, deep=False).sum())
-
 
 def pandas_index(schema: pa.Schema) -> tuple[list[str], dict | None]:
     """From the pandas metadata of ``schema``: the columns that hold the stored index, and the
