@@ -256,25 +256,46 @@ def test_wide_arrow_string_frames_read_like_pandas_in_any_chunking():
         pd.testing.assert_series_equal(rowpool.apply(frame, func, workers=2, chunk_rows=chunk_rows), expected)
 
 
-def test_cell_values_rejects_bad_buffers():
+def test_cell_columns_reject_bad_buffers():
     codes = np.array([0, 1, 2], dtype=np.int8).view(np.uint8)
+    column = _core.ScalarColumn.cells(codes, 3, "i", 1, False, None, [float("nan"), "p", "q"])
     with pytest.raises(ValueError, match="code 2 outside"):
-        _core.cell_values(codes, 3, "i", 1, False, None, [float("nan"), "p", "q"])
+        column.values()  # checked when the value is read
     with pytest.raises(rowpool.errors.EngineError, match="expected 4"):
-        _core.cell_values(np.zeros(5, dtype=np.uint8), 2, "i", 2, False, None, None)
+        _core.ScalarColumn.cells(np.zeros(5, dtype=np.uint8), 2, "i", 2, False, None, None)
     with pytest.raises(rowpool.errors.EngineError, match="no type"):
-        _core.cell_values(np.zeros(6, dtype=np.uint8), 2, "f", 3, False, None, None)
+        _core.ScalarColumn.cells(np.zeros(6, dtype=np.uint8), 2, "f", 3, False, None, None)
     with pytest.raises(TypeError, match="signed codes"):
-        _core.cell_values(np.zeros(2, dtype=np.uint8), 2, "u", 1, False, None, ["a", "b"])
+        _core.ScalarColumn.cells(np.zeros(2, dtype=np.uint8), 2, "u", 1, False, None, ["a", "b"])
 
 
-def test_utf8_values_rejects_bad_buffers():
+def test_utf8_columns_reject_bad_buffers():
     offsets = np.array([0, 2, 9], dtype=np.int64)
     valid = np.ones(2, dtype=np.uint8)
     data = np.frombuffer(b"ab\xff", dtype=np.uint8)
     with pytest.raises(ValueError, match="out of bounds"):
-        _core.utf8_values(offsets, valid, data, None)
+        _core.ScalarColumn.utf8(offsets, valid, data, None).values()
     with pytest.raises(UnicodeDecodeError):
-        _core.utf8_values(np.array([0, 2, 3], dtype=np.int64), valid, data, None)
+        _core.ScalarColumn.utf8(np.array([0, 2, 3], dtype=np.int64), valid, data, None).values()
     with pytest.raises(ValueError, match="one more offset"):
-        _core.utf8_values(offsets[:2], valid, data, None)
+        _core.ScalarColumn.utf8(offsets[:2], valid, data, None)
+
+
+NUMBER_DTYPES = ["float64", "float32", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
+
+
+@pytest.mark.parametrize("dtype", [*NUMBER_DTYPES, "bool"])
+def test_numbers_are_boxed_as_tolist_boxes_them(dtype):
+    from rowpool._pandas.rows import python_scalars
+
+    info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else None
+    values = np.array([0, 1, 2, 3], dtype=dtype)
+    if info is not None:
+        values = np.array([info.min, info.max, 0, 1], dtype=dtype)
+    elif dtype != "bool":
+        values = np.array([-1.5, np.nan, np.inf, 1e-30], dtype=dtype)
+    strided = np.repeat(values, 2)[::2]  # not contiguous: copied first
+    for array in (values, strided):
+        boxed = python_scalars(array).values()
+        assert [type(v) for v in boxed] == [type(v) for v in array.tolist()]
+        assert repr(boxed) == repr(array.tolist())
