@@ -281,7 +281,8 @@ def test_utf8_columns_reject_bad_buffers():
         _core.ScalarColumn.utf8(offsets[:2], valid, data, None)
 
 
-NUMBER_DTYPES = ["float64", "float32", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
+INTEGERS = [f"{kind}{bits}" for kind in ("int", "uint") for bits in (8, 16, 32, 64)]
+NUMBER_DTYPES = [*INTEGERS, "float32", "float64"]
 
 
 @pytest.mark.parametrize("dtype", [*NUMBER_DTYPES, "bool"])
