@@ -101,12 +101,13 @@ def apply(
     it between chunks, and stops one passing it mid-chunk like a crashed worker, so a row that blows
     up memory is reported as ``WorkerLost`` instead of exhausting the machine.
 
-    ``in_process``: ``None`` (default) runs a job whose measured serial cost stays below what
-    starting workers (or handing the job to warm ones) costs in the calling process (without
-    ``pool=``, ``timeout`` and ``max_worker_memory``): the first rows run here and, once their
-    cost projected over the job passes that, the rest go to workers; ``func`` still runs once per
-    row. ``False`` runs every row in a worker (isolating the caller from a ``func`` that crashes
-    its process), ``True`` every row in the calling process (e.g. to debug ``func``).
+    ``in_process``: ``None`` (default) runs a job in the calling process while workers would not
+    finish it sooner (without ``pool=``, ``timeout`` and ``max_worker_memory``): the first rows run
+    here and, once their cost projected over the rows left passes what starting workers (or
+    handing the job to warm ones) costs plus those rows' share on the workers, the rest go to
+    workers; ``func`` still runs once per row. ``False`` runs every row in a worker (isolating
+    the caller from a ``func`` that crashes its process), ``True`` every row in the calling
+    process (e.g. to debug ``func``).
 
     ``raw`` and ``result_type`` as in pandas: ``raw=True`` passes each row as a numpy array (a
     row of ``df.values``); ``result_type`` (``"expand"``, ``"reduce"``, ``"broadcast"``) shapes the
