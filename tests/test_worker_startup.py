@@ -300,3 +300,33 @@ def test_numbers_are_boxed_as_tolist_boxes_them(dtype):
         boxed = python_scalars(array).values()
         assert [type(v) for v in boxed] == [type(v) for v in array.tolist()]
         assert repr(boxed) == repr(array.tolist())
+
+
+def test_float64_rows_box_numpy_float64_as_pandas_rows_hand_out():
+    values = np.array([1.5, -0.0, np.nan, np.inf, 1e308])
+    column = _core.ScalarColumn.cells(values.view(np.uint8), 5, "f", 8, False, None, None, np.float64)
+    boxed = column.values()
+    assert [type(v) for v in boxed] == [np.float64] * 5
+    assert repr(boxed) == repr(list(values))
+    assert np.signbit(boxed[1]) and np.isnan(boxed[2])
+
+    class Wider(float):
+        __slots__ = ("extra",)
+
+    for kind, itemsize, float_type in (
+        ("i", 8, np.float64),
+        ("f", 4, np.float64),
+        ("f", 8, int),
+        ("f", 8, Wider),
+    ):
+        with pytest.raises(TypeError, match="float_type"):
+            _core.ScalarColumn.cells(
+                np.zeros(8, np.uint8),
+                1 if itemsize == 8 else 2,
+                kind,
+                itemsize,
+                False,
+                None,
+                None,
+                float_type,
+            )

@@ -23,9 +23,11 @@ void bind_worker(nb::module_& m) {
       "(layout: cpp/python/scalar_column.hpp).")
       .def_static("cells", &ScalarColumn::cells, "buffer"_a, "rows"_a, "kind"_a, "itemsize"_a,
                   "masked"_a, "missing"_a.none(), "table"_a.none(),
+                  "float_type"_a.none() = nb::none(),
                   "`rows` values of numpy kind `kind` and `itemsize` bytes, then when `masked` one "
                   "byte per row, non-zero where missing (boxed as `missing`); with a `table`, "
-                  "codes c stand for table[c + 1].")
+                  "codes c stand for table[c + 1]; with a `float_type` (numpy.float64), 8-byte "
+                  "floats are boxed as that type.")
       .def_static("utf8", &ScalarColumn::utf8, "offsets"_a, "valid"_a, "data"_a, "missing"_a.none(),
                   "data[offsets[i]:offsets[i+1]] decoded as UTF-8 where valid[i], else `missing`.")
       .def("__len__", &ScalarColumn::rows)

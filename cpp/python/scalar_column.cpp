@@ -3,9 +3,21 @@
 namespace nb = nanobind;
 
 namespace rowpool::python {
+namespace {
+
+// `value` as an instance of `type`, a subclass of float adding nothing to its layout (checked by
+// ScalarColumn::cells), made as the type makes its own: numpy.float64 values as numpy does.
+PyObject* boxed_as(PyTypeObject* type, double value) {
+  PyObject* boxed = type->tp_alloc(type, 0);
+  if (boxed != nullptr) reinterpret_cast<PyFloatObject*>(boxed)->ob_fval = value;
+  return boxed;
+}
+
+}  // namespace
 
 ScalarColumn ScalarColumn::cells(Bytes buffer, std::size_t rows, char kind, std::size_t itemsize,
-                                 bool masked, nb::object missing, nb::object table) {
+                                 bool masked, nb::object missing, nb::object table,
+                                 nb::object float_type) {
   ScalarColumn column;
   column.cells_.emplace(buffer.data(), buffer.shape(0), rows, static_cast<CellKind>(kind), itemsize,
                         masked);
@@ -13,6 +25,18 @@ ScalarColumn ScalarColumn::cells(Bytes buffer, std::size_t rows, char kind, std:
     if (!PyList_CheckExact(table.ptr()) || column.cells_->kind() != CellKind::kSigned)
       throw nb::type_error("categorical column: needs signed codes and a list of categories");
     column.table_ = std::move(table);
+  }
+  if (!float_type.is_none()) {
+    // Its instances are written as floats: it must add nothing to float's layout.
+    auto* type = reinterpret_cast<PyTypeObject*>(float_type.ptr());
+    if (!PyType_Check(float_type.ptr()) || !PyType_IsSubtype(type, &PyFloat_Type) ||
+        type->tp_basicsize != static_cast<Py_ssize_t>(sizeof(PyFloatObject)) ||
+        column.cells_->kind() != CellKind::kFloat || itemsize != sizeof(double) ||
+        column.table_.is_valid())
+      throw nb::type_error(
+          "float_type: needs 8-byte floats and a subclass of float laid out as float");
+    column.float_type_ = type;
+    column.float_type_owner_ = std::move(float_type);
   }
   column.rows_ = rows;
   column.buffer_ = std::move(buffer);
@@ -55,7 +79,8 @@ PyObject* ScalarColumn::cell_at(std::size_t row) const {
     case CellKind::kUnsigned:
       return PyLong_FromUnsignedLongLong(cells.unsigned_at(row));
     case CellKind::kFloat:
-      return PyFloat_FromDouble(cells.float_at(row));
+      return float_type_ != nullptr ? boxed_as(float_type_, cells.float_at(row))
+                                    : PyFloat_FromDouble(cells.float_at(row));
   }
   PyErr_SetString(PyExc_ValueError, "cell column of an unknown kind");
   return nullptr;

@@ -26,9 +26,12 @@ class ScalarColumn {
 
   // `rows` values of numpy kind `kind` ('b', 'i', 'u', 'f') and `itemsize` bytes, then when
   // `masked` one byte per row, non-zero where missing; with a `table` (a list, not None) each value
-  // is a code c standing for table[c + 1]. Throws ProtocolError / nb::type_error for a bad layout.
+  // is a code c standing for table[c + 1]; with a `float_type` (not None: a subclass of float laid
+  // out as float, e.g. numpy.float64, for 8-byte floats) each value is boxed as that type. Throws
+  // ProtocolError / nb::type_error for a bad layout.
   static ScalarColumn cells(Bytes buffer, std::size_t rows, char kind, std::size_t itemsize,
-                            bool masked, nanobind::object missing, nanobind::object table);
+                            bool masked, nanobind::object missing, nanobind::object table,
+                            nanobind::object float_type);
   // data[offsets[i]:offsets[i+1]] decoded as UTF-8 where valid[i], else `missing`.
   static ScalarColumn utf8(Offsets offsets, Bytes valid, Bytes data, nanobind::object missing);
 
@@ -46,11 +49,13 @@ class ScalarColumn {
 
   std::size_t rows_ = 0;
   nanobind::object missing_;
-  Bytes buffer_;  // cells: values (+ mask); utf8: the UTF-8 bytes
+  nanobind::object float_type_owner_;  // holds float_type_
+  Bytes buffer_;                       // cells: values (+ mask); utf8: the UTF-8 bytes
   std::optional<CellBuffer> cells_;
-  nanobind::object table_;  // cells: a list of categories, or null
-  Offsets offsets_;         // utf8 only
-  Bytes valid_;             // utf8 only
+  nanobind::object table_;      // cells: a list of categories, or null
+  PyTypeObject* float_type_{};  // cells: the float subclass values are boxed as, or null
+  Offsets offsets_;             // utf8 only
+  Bytes valid_;                 // utf8 only
 };
 
 }  // namespace rowpool::python

@@ -26,6 +26,9 @@ def row_values(native, row_dtype):
         return native.row_values()
     if isinstance(native, np.ndarray) and native.dtype.kind not in "mM":
         if native.dtype == row_dtype:
+            if native.dtype == np.float64 and native.dtype.isnative:  # float frames: the common case
+                buffer = np.ascontiguousarray(native).view(np.uint8)
+                return _core.ScalarColumn.cells(buffer, len(native), "f", 8, False, None, None, np.float64)
             return list(native)  # numpy scalars (objects for object columns), as pandas hands out
         if isinstance(row_dtype, np.dtype):
             if row_dtype.kind == "O" and native.dtype.kind in "biufc":
