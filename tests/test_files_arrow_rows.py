@@ -55,10 +55,13 @@ def expected(parquet):
     return pd.read_parquet(parquet).apply(described, axis=1)
 
 
-def test_every_column_is_read_as_arrow(parquet):
+def test_every_column_is_read_as_arrow_where_pandas_reads_strings_as_arrow(parquet):
     frame = pd.read_parquet(parquet)
     table = pq.read_table(parquet)
     schema = rows_schema(frame.iloc[:1], [f.type for f in table.schema])
+    if frame["s"].dtype == object:  # pandas 2: str columns are Python objects, read by to_pandas
+        assert schema is None
+        return
     assert schema is not None
     assert [kind for kind, *_ in schema.layout] == ["raw"] * 8 + ["utf8"] * 2
 
