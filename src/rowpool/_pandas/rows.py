@@ -27,8 +27,7 @@ def row_values(native, row_dtype):
     if isinstance(native, np.ndarray) and native.dtype.kind not in "mM":
         if native.dtype == row_dtype:
             if native.dtype == np.float64 and native.dtype.isnative:  # float frames: the common case
-                buffer = np.ascontiguousarray(native).view(np.uint8)
-                return _core.ScalarColumn.cells(buffer, len(native), "f", 8, False, None, None, np.float64)
+                return boxed_on_read(native, np.float64)
             return list(native)  # numpy scalars (objects for object columns), as pandas hands out
         if isinstance(row_dtype, np.dtype):
             if row_dtype.kind == "O" and native.dtype.kind in "biufc":
@@ -53,8 +52,15 @@ def python_scalars(values: np.ndarray):
     dtype = values.dtype
     if dtype.kind == "c" or not dtype.isnative or (dtype.kind == "f" and dtype.itemsize < 4):
         return values.tolist()
+    return boxed_on_read(values)
+
+
+def boxed_on_read(values: np.ndarray, float_type=None):
+    """A ``_core.ScalarColumn`` over ``values`` (native byte order; copied when not contiguous):
+    Python scalars, or ``float_type`` instances for 8-byte floats."""
+    kind, itemsize = values.dtype.kind, values.dtype.itemsize
     buffer = np.ascontiguousarray(values).view(np.uint8)
-    return _core.ScalarColumn.cells(buffer, len(values), dtype.kind, dtype.itemsize, False, None, None)
+    return _core.ScalarColumn.cells(buffer, len(values), kind, itemsize, False, None, None, float_type)
 
 
 class JobContext:
