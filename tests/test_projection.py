@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import rowpool
-from rowpool import _dispatch, _local, _projection
+from rowpool import _dispatch, _local, _projection, _task_block
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -144,6 +144,30 @@ def test_rows_run_in_the_calling_process_cut_the_first_chunks_of_workers(monkeyp
     assert projections and projections[0][0] > 0  # the first rows ran here, the rest in workers
     assert all(number > 0 for _begin, number in projections)  # no chunk carried every column
     assert _projection.last_traffic().chunk_bytes < frame_bytes(df) / 50
+
+
+def test_chunks_carrying_a_few_columns_hold_more_rows_than_whole_rows_would_fit(monkeypatch):
+    """A chunk's rows are bounded by its worker's share of the arena over the bytes of a row as
+    the chunk carries it: once chunks carry two of 500 columns, they grow past what whole rows
+    allowed (fewer chunks, each with its fixed cost in the parent and the worker)."""
+    df = pd.DataFrame(np.random.default_rng(3).random((12_000, 500))).add_prefix("c")
+    send = _dispatch.Dispatcher.send_task
+    sizes, whole_row_limits = [], []
+
+    def spy(self, worker, task, record):
+        sizes.append(task.rows.end - task.rows.begin)
+        whole_row_limits.append(
+            self.chunk_budget // (self.source.estimated_row_bytes() + _task_block.RESULT_BYTES_PER_ROW)
+        )
+        return send(self, worker, task, record)
+
+    monkeypatch.setattr(_dispatch.Dispatcher, "send_task", spy)
+    with rowpool.Pool(workers=2, memory_budget=8 << 20) as small:
+        traffic = same(df, lambda row: row["c1"] + row["c400"], pool=small, chunk_rows=None)
+    assert traffic.fetches == 0
+    assert max(whole_row_limits) < 500  # whole rows: a few hundred per chunk
+    assert max(sizes) > 2 * max(whole_row_limits)
+    assert sum(sizes) == len(df)
 
 
 def test_rows_needing_every_column_after_projection_started(pool):

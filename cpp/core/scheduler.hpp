@@ -6,6 +6,7 @@
 // parent-only, not thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 
@@ -43,6 +44,12 @@ class Scheduler {
   std::optional<Chunk> next();
   // Feeds back how long a chunk of `rows` rows took (worker-side compute time).
   void record(std::size_t rows, double seconds);
+  // Changes the bound on a chunk's rows (at least 1) for the chunks handed out from now on: a row's
+  // bytes can change during a job (chunks that carry only the columns rows read).
+  void set_max_rows(std::size_t max_rows) noexcept {
+    options_.max_rows = std::max<std::size_t>(max_rows, 1);
+  }
+  std::size_t max_rows() const noexcept { return options_.max_rows; }
 
   std::size_t total_rows() const noexcept { return total_; }
   std::size_t dispatched_rows() const noexcept { return cursor_; }

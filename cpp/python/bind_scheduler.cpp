@@ -34,6 +34,8 @@ void bind_scheduler(nb::module_& m) {
       .def("record", &Scheduler::record, "rows"_a, "seconds"_a,
            "Feeds back a chunk's compute time.")
       .def_prop_ro("dispatched_rows", &Scheduler::dispatched_rows, "Rows handed out so far.")
+      .def_prop_rw("max_rows", &Scheduler::max_rows, &Scheduler::set_max_rows,
+                   "The most rows a chunk handed out from now on gets (at least 1).")
       .def_prop_ro("seconds_per_row", &Scheduler::seconds_per_row,
                    "Measured cost of a row, beyond its chunk's fixed cost.")
       .def_prop_ro(

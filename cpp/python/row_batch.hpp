@@ -33,7 +33,7 @@ struct RowBatchData {
                              // or a ScalarColumn boxing them on read
   std::vector<const ScalarColumn*> boxed;  // per column, the ScalarColumn `columns` holds, or null
   Py_ssize_t rows = 0;
-  std::array<CachedKey, 8> keys{};  // subscript keys seen, placed by address
+  std::array<CachedKey, 32> keys{};  // subscript keys seen, placed by address
 };
 
 struct RowBatch {

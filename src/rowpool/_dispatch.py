@@ -98,14 +98,20 @@ class Dispatcher(Limits):
         self.log_bytes_per_row = 0.0  # result log bytes per row, as measured (str/object results)
         lazy_rows = spec.mode == "rows" and spec.row_type == "row"
         self.columns = ChunkColumns(spec.schema.layout, enabled=lazy_rows, read=read)
-        per_chunk = pool.arena.capacity // (PREFETCH * pool.workers + 1)
+        self.chunk_budget = pool.arena.capacity // (PREFETCH * pool.workers + 1)
         self.scheduler = _core.Scheduler(
             source.rows - first_row,
             pool.workers,
             fixed_rows=fixed_rows,
-            max_rows=max(1, per_chunk // (source.estimated_row_bytes() + RESULT_BYTES_PER_ROW)),
+            max_rows=self.max_chunk_rows(),
             target_seconds=TARGET_CHUNK_SECONDS,
         )
+
+    def max_chunk_rows(self) -> int:
+        """The most rows whose chunk, as it travels now (projected: only the columns rows read),
+        fits a worker's share of the arena."""
+        row_bytes = self.source.estimated_row_bytes() * self.columns.byte_share()
+        return max(1, int(self.chunk_budget // (row_bytes + RESULT_BYTES_PER_ROW)))
 
     def run(self) -> None:
         self.job_id = self.pool.start_job(self.payload)
@@ -258,7 +264,8 @@ class Dispatcher(Limits):
         elif kind == _protocol.FETCH:
             self.send_columns(worker, tag, payload)
         elif kind == _protocol.RESULT:
-            self.columns.reported(flags, payload)
+            if self.columns.reported(flags, payload):
+                self.scheduler.max_rows = self.max_chunk_rows()
             self.result(tag, flags, header.arg1)
             if self.memory_watch.limit is not None:
                 self.check_retire(worker)

@@ -133,23 +133,31 @@ class ChunkColumns:
             seen = np.array(sorted(read.seen), dtype=np.int64).tobytes()
             self.reported(_protocol.READ_ALL if read.every else 0, seen)
 
-    def reported(self, flags: int, payload: bytes) -> None:
-        """A worker's report: RESULT flags and payload (int64 positions of columns read)."""
+    def reported(self, flags: int, payload: bytes) -> bool:
+        """A worker's report: RESULT flags and payload (int64 positions of columns read). True when
+        the columns that chunks carry from now on changed."""
         if not self.enabled:
-            return
+            return False
         if flags & _protocol.READ_ALL:
             self.enabled, self.current = False, None
-            return
+            return True
         new = set(np.frombuffer(payload, dtype=np.int64).tolist()) - self.read
         if self.current is not None and not new:
-            return
+            return False
         self.read |= new
         projection = project(self.layout, self.read, self.projections + 1)
         if row_bytes(projection.layout) >= MOST_BYTES * self.full_bytes:
             self.enabled, self.current = False, None  # the columns read only grow: for good
-            return
+            return True
         self.projections += 1
         self.current = projection
+        return True
+
+    def byte_share(self) -> float:
+        """The share of a row's bytes that chunks carry now (1: every column)."""
+        if self.current is None or not self.full_bytes:
+            return 1.0
+        return row_bytes(self.current.layout) / self.full_bytes
 
     def parts(self, source, begin: int, end: int) -> tuple[list, int]:
         """The parts of chunk [begin, end) as it travels, and the number of its projection."""

@@ -82,6 +82,17 @@ TEST(Scheduler, RespectsMaxRows) {
   for (const auto& c : chunks) EXPECT_LE(c.rows(), 1000u);
 }
 
+TEST(Scheduler, MaxRowsChangedDuringAJobBoundsTheChunksAfter) {
+  Scheduler s(1'000'000, {.workers = 1, .max_rows = 1000});
+  s.record(1000, 1e-6);
+  ASSERT_EQ(s.next()->rows(), 1000u);
+  s.set_max_rows(50'000);
+  EXPECT_EQ(s.max_rows(), 50'000u);
+  EXPECT_EQ(s.next()->rows(), 50'000u);
+  s.set_max_rows(0);  // never below one row
+  EXPECT_EQ(s.next()->rows(), 1u);
+}
+
 TEST(Scheduler, FitsFixedCostApartFromPerRowCost) {
   Scheduler s(1'000'000, {.workers = 2});
   EXPECT_EQ(s.cost().fixed, 0.0);
