@@ -160,3 +160,31 @@ def test_a_slow_first_chunk_does_not_make_the_job_read_ahead_without_bound(tmp_p
     bound = (_window_source.HELD_WINDOWS + 1) * window_bytes  # the read that passed the bound
     assert 16 * rows > bound  # the file is more than what may be held
     assert max(held) <= bound
+
+
+def test_windows_grow_then_shrink_towards_the_end_of_an_input_of_known_length():
+    """The results of the last window are written after its last row: windows of an input whose
+    length is known take half of what is left near its end, so the last is no longer than the
+    first; every row comes once, in order. A stream (length unknown) keeps doubling."""
+    from rowpool.files._sources import StreamSource, TableSource
+    from rowpool.files._windows import ArrowWindows
+
+    table = pa.table({"x": np.arange(400_000, dtype=np.float64)})  # 3.2 MB
+    window_bytes = 1 << 20
+
+    def lengths(source):
+        windows = ArrowWindows(source, ["x"], [], window_bytes)
+        return [(w.begin, w.end) for w in windows(0)]
+
+    known = lengths(TableSource(table, "arrow"))
+    assert [b for b, _ in known[1:]] == [e for _, e in known[:-1]] and known[-1][1] == len(table)
+    sizes = [e - b for b, e in known]
+    peak = sizes.index(max(sizes))
+    assert 0 < peak < len(sizes) - 2  # grows, then shrinks over several windows
+    assert sizes[peak:] == sorted(sizes[peak:], reverse=True)
+    assert sizes[-1] <= sizes[0]
+
+    streamed = lengths(StreamSource(pa.RecordBatchReader.from_batches(table.schema, table.to_batches())))
+    stream_sizes = [e - b for b, e in streamed]
+    assert stream_sizes[:-1] == sorted(stream_sizes[:-1])  # only grows (its length is unknown)
+    assert sum(stream_sizes) == len(table)

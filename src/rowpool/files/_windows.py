@@ -3,7 +3,9 @@
 A window is a pandas DataFrame of the rows (what ``func`` sees, typed as ``pandas.read_parquet``
 or ``read_csv`` would type the whole file, labelled by row position -- or by the index the file's
 pandas metadata stores) plus the ``keep`` columns as Arrow, copied to the output untouched. Windows
-grow from ``window_bytes / FIRST_WINDOW_SHARE`` (Arrow size) to ``window_bytes``; a read-ahead
+grow from ``window_bytes / FIRST_WINDOW_SHARE`` (Arrow size) to ``window_bytes`` and, for an input of known
+length, shrink again towards its end (each takes half of what is left, down to the first's size:
+the results of the last window are written after its last row, so it is kept short); a read-ahead
 thread prepares the next window while workers run the current one, so at most ``READ_AHEAD``
 windows wait ready.
 """
@@ -143,7 +145,7 @@ class ArrowWindows:
         """Windows from input row ``start``; ``for_rows``: for one job of rows (``ArrowRows``
         where ``rows_as_arrow``)."""
         as_arrow = self.rows_as_arrow(for_rows)
-        target = max(1, self.window_bytes // FIRST_WINDOW_SHARE)
+        first_target = target = max(1, self.window_bytes // FIRST_WINDOW_SHARE)
         pending, size, begin = [], 0, start
         for batch in self.source.batches(start, self.batch_rows):
             row_bytes = max(1, batch.nbytes // max(1, batch.num_rows))
@@ -157,6 +159,9 @@ class ArrowWindows:
                     yield window
                     pending, size, begin = [], 0, window.end
                     target = min(self.window_bytes, 2 * target)
+                    if self.source.rows is not None:  # the last windows halve: a short tail
+                        left = (self.source.rows - window.end) * row_bytes
+                        target = min(target, max(first_target, left // 2))
         if pending or begin == start == 0:  # an empty input is one empty window
             yield self._window(pending, begin, as_arrow)
 
