@@ -103,6 +103,11 @@ def row_module(tmp_path, monkeypatch):
 
         import pandas as pd
 
+        PARENT_SIDE = (
+            "rowpool._default_pool", "rowpool._workers", "rowpool._dispatch", "rowpool._job",
+            "rowpool._checks", "rowpool.pool", "rowpool.api",
+        )
+
 
         def pandas_loaded(row):
             return type(sys.modules["pandas"]) is types.ModuleType
@@ -125,6 +130,10 @@ def row_module(tmp_path, monkeypatch):
 
         def uses_pandas(row):
             return pd.isna(row["a"])
+
+
+        def parent_side_loaded(row):
+            return sorted(m for m in PARENT_SIDE if m in sys.modules)
 
 
         def imports_a_submodule(row):
@@ -153,6 +162,12 @@ def test_workers_do_not_import_pandas_for_a_function_that_never_uses_it(row_modu
     if index is not None:
         frame.index = index
     assert not rowpool.apply(frame, row_module.pandas_loaded, workers=2).any()
+
+
+def test_workers_do_not_import_the_parent_side_of_rowpool(row_module, frame):
+    """A worker imports what runs rows, not what runs pools and jobs (a quicker start)."""
+    loaded = rowpool.apply(frame, row_module.parent_side_loaded, workers=2, in_process=False)
+    assert loaded.map(len).eq(0).all(), loaded.tolist()
 
 
 @pytest.mark.parametrize("dtype", ["str", "string", object])

@@ -14,7 +14,6 @@ Calls without ``pool=`` reuse warm workers (the default pool) until they are idl
 from __future__ import annotations
 
 from . import _launch
-from ._default_pool import set_idle_timeout, shutdown
 from .errors import (
     BudgetExceeded,
     EngineError,
@@ -26,17 +25,20 @@ from .errors import (
     SerializationError,
     WorkerLost,
 )
-from .pool import Pool
 
 if _launch.in_worker():
-    # Inside a worker process (see _launch): no pandas at start-up; the API loads on demand (a
-    # function's module imported there may say ``from rowpool import groupby_apply``).
+    # Inside a worker process (see _launch): no pandas, and none of the parent's side (pools,
+    # jobs), at start-up; the API loads on demand (a function's module imported there may say
+    # ``from rowpool import groupby_apply``).
     _ON_DEMAND = {
         "apply": "api",
         "map_batches": "api",
         "map": "_pandas.map",
         "engine": "_pandas.engine",
         "groupby_apply": "_pandas.groupby",
+        "Pool": "pool",
+        "set_idle_timeout": "_default_pool",
+        "shutdown": "_default_pool",
     }
 
     def __getattr__(name: str) -> object:
@@ -46,11 +48,13 @@ if _launch.in_worker():
             return getattr(importlib.import_module(f"{__name__}.{_ON_DEMAND[name]}"), name)
         raise AttributeError(f"module 'rowpool' has no attribute {name!r}")
 else:
+    from ._default_pool import set_idle_timeout, shutdown
     from ._pandas import accessor as _accessor  # registers df.rowpool and series.rowpool
     from ._pandas.engine import engine
     from ._pandas.groupby import groupby_apply
     from ._pandas.map import map
     from .api import apply, map_batches
+    from .pool import Pool
 
     del _accessor
 
