@@ -77,3 +77,31 @@ def test_rows_kept_by_the_function_keep_their_values_after_their_chunk():
     )
     result = rowpool.apply(df, keep_row_and_check_kept, in_process=False, workers=2, chunk_rows=7)
     assert (result == "ok").all(), result[result != "ok"].head()
+
+
+KEPT_VALUES: list = []
+
+
+def keep_value_and_check_kept(row):
+    """Keeps the numpy.float64 each row hands out, and checks every value kept so far."""
+    KEPT_VALUES.append((row.name, row["x"]))
+    for label, value in KEPT_VALUES:
+        if value != 0.5 * label:
+            return f"the value kept from row {label} became {value}"
+    return row["x"] is row["x"]  # two reads, two objects (as pandas' row Series gives)
+
+
+@pytest.mark.parametrize("in_process", [True, False], ids=["in process", "workers"])
+def test_float_values_handed_out_stay_theirs_however_long_they_are_kept(in_process):
+    """A float frame's row hands out numpy.float64 values; the one a row let go of is written anew
+    for the next row (no allocation): a value something still holds is never the one rewritten."""
+    KEPT_VALUES.clear()
+    df = pd.DataFrame({"x": [0.5 * i for i in range(500)], "y": [1.0] * 500})
+    options = {"in_process": True} if in_process else {"in_process": False, "workers": 2, "chunk_rows": 50}
+    result = rowpool.apply(df, keep_value_and_check_kept, **options)
+    pd.testing.assert_series_equal(result, df.apply(keep_value_and_check_kept, axis=1))
+    assert not result.any()
+    values = rowpool.apply(df, lambda row: row["x"], **options)  # the value itself is the result
+    pd.testing.assert_series_equal(values, df["x"].rename(None))
+    kinds = rowpool.apply(df, lambda row: type(row["x"] + row["y"]).__name__, **options)
+    assert (kinds == "float64").all()

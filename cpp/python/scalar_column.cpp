@@ -27,10 +27,12 @@ ScalarColumn ScalarColumn::cells(Bytes buffer, std::size_t rows, char kind, std:
     column.table_ = std::move(table);
   }
   if (!float_type.is_none()) {
-    // Its instances are written as floats: it must add nothing to float's layout.
+    // Its instances are written as floats (and reused, see boxed_float): it must add nothing to
+    // float's layout, not even a weakref or dict slot.
     auto* type = reinterpret_cast<PyTypeObject*>(float_type.ptr());
     if (!PyType_Check(float_type.ptr()) || !PyType_IsSubtype(type, &PyFloat_Type) ||
         type->tp_basicsize != static_cast<Py_ssize_t>(sizeof(PyFloatObject)) ||
+        type->tp_weaklistoffset != 0 || type->tp_dictoffset != 0 ||
         column.cells_->kind() != CellKind::kFloat || itemsize != sizeof(double) ||
         column.table_.is_valid())
       throw nb::type_error(
@@ -79,11 +81,24 @@ PyObject* ScalarColumn::cell_at(std::size_t row) const {
     case CellKind::kUnsigned:
       return PyLong_FromUnsignedLongLong(cells.unsigned_at(row));
     case CellKind::kFloat:
-      return float_type_ != nullptr ? boxed_as(float_type_, cells.float_at(row))
+      return float_type_ != nullptr ? boxed_float(cells.float_at(row))
                                     : PyFloat_FromDouble(cells.float_at(row));
   }
   PyErr_SetString(PyExc_ValueError, "cell column of an unknown kind");
   return nullptr;
+}
+
+// A float_type_ instance nobody else references cannot be told from a new one (its type has no
+// weakref or dict slot: checked by cells), so writing the value into it is boxing it anew.
+PyObject* ScalarColumn::boxed_float(double value) const {
+  PyObject* spare = spare_.ptr();
+  if (spare != nullptr && Py_REFCNT(spare) == 1) {
+    reinterpret_cast<PyFloatObject*>(spare)->ob_fval = value;
+    return Py_NewRef(spare);
+  }
+  PyObject* boxed = boxed_as(float_type_, value);
+  if (boxed != nullptr) spare_ = nb::borrow(boxed);
+  return boxed;
 }
 
 PyObject* ScalarColumn::utf8_at(std::size_t row) const {

@@ -46,6 +46,7 @@ class ScalarColumn {
   ScalarColumn() = default;
   PyObject* cell_at(std::size_t row) const;
   PyObject* utf8_at(std::size_t row) const;
+  PyObject* boxed_float(double value) const;
 
   std::size_t rows_ = 0;
   nanobind::object missing_;
@@ -54,8 +55,11 @@ class ScalarColumn {
   std::optional<CellBuffer> cells_;
   nanobind::object table_;      // cells: a list of categories, or null
   PyTypeObject* float_type_{};  // cells: the float subclass values are boxed as, or null
-  Offsets offsets_;             // utf8 only
-  Bytes valid_;                 // utf8 only
+  // The last float_type_ instance boxed: once nothing but this holds it (its row's reader let it
+  // go), the next value is written into it instead of allocating one.
+  mutable nanobind::object spare_;
+  Offsets offsets_;  // utf8 only
+  Bytes valid_;      // utf8 only
 };
 
 }  // namespace rowpool::python
