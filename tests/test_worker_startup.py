@@ -166,6 +166,7 @@ def test_workers_do_not_import_pandas_for_a_function_that_never_uses_it(row_modu
 
 def test_workers_do_not_import_the_parent_side_of_rowpool(row_module, frame):
     """A worker imports what runs rows, not what runs pools and jobs (a quicker start)."""
+    rowpool.shutdown()  # fresh workers: none that an earlier test's function made import more
     loaded = rowpool.apply(frame, row_module.parent_side_loaded, workers=2, in_process=False)
     assert loaded.map(len).eq(0).all(), loaded.tolist()
 
