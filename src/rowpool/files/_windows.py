@@ -3,11 +3,11 @@
 A window is a pandas DataFrame of the rows (what ``func`` sees, typed as ``pandas.read_parquet``
 or ``read_csv`` would type the whole file, labelled by row position -- or by the index the file's
 pandas metadata stores) plus the ``keep`` columns as Arrow, copied to the output untouched. Windows
-grow from ``window_bytes / FIRST_WINDOW_SHARE`` (Arrow size) to ``window_bytes`` and, for an input of known
-length, shrink again towards its end (each takes half of what is left, down to the first's size:
-the results of the last window are written after its last row, so it is kept short); a read-ahead
-thread prepares the next window while workers run the current one, so at most ``READ_AHEAD``
-windows wait ready.
+grow from ``window_bytes / FIRST_WINDOW_SHARE`` (Arrow size) to ``window_bytes`` and, for an input
+of known length, shrink again towards its end (each takes half of what is left, down to the
+first's size: the results of the last window are written after its last row, so it is kept
+short); a read-ahead thread prepares the next window while workers run the current one, so at
+most ``READ_AHEAD`` windows wait ready.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from ._nulls import columns_with_nulls
 from ._writers import row_bytes_guess
 
 READ_AHEAD = 1
-# The first window is this fraction of window_bytes and each next one twice the last: work starts
-# after a short read, and the big windows later pay the per-window costs (job start, tail) rarely.
+# The first window is this fraction of window_bytes and each next one twice the last (until the
+# input's end nears): work starts after a short read, and the big windows later pay the per-window
+# costs rarely.
 FIRST_WINDOW_SHARE = 16
 MAX_BATCH_ROWS = 1 << 16
 
