@@ -58,7 +58,7 @@ rm -rf "$asan_logs" && mkdir -p "$asan_logs"
   export PYTHONMALLOC=malloc PYTHONPATH="$PWD/$asan_site"
   "$python" -c "import rowpool._core as c, sys; sys.exit(not c.__file__.startswith('$PWD/$asan_site'))"
   "$python" -m pytest -q -p no:cacheprovider tests/test_dtypes.py tests/test_api.py \
-    tests/test_errors.py tests/test_faults.py \
+    tests/test_fidelity.py tests/test_errors.py tests/test_faults.py \
     -k "not max_worker_memory and not soak and not death_found_while_sending"
 )
 if [ -n "$(ls -A "$asan_logs")" ]; then
