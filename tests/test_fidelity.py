@@ -1,5 +1,6 @@
 """Fidelity: ``rowpool.apply`` keeps ``df.attrs``, metadata and the frame's subclass as pandas'
-``df.apply(func, axis=1)`` does (``__finalize__``)."""
+``df.apply(func, axis=1)`` does (``__finalize__``), and its rows give what pandas' row Series give
+however many keys they are read with and however long their values are kept."""
 
 from __future__ import annotations
 
@@ -105,3 +106,25 @@ def test_float_values_handed_out_stay_theirs_however_long_they_are_kept(in_proce
     pd.testing.assert_series_equal(values, df["x"].rename(None))
     kinds = rowpool.apply(df, lambda row: type(row["x"] + row["y"]).__name__, **options)
     assert (kinds == "float64").all()
+
+
+MANY_KEYS = tuple(f"k{i}" for i in range(48))  # more keys than a row batch remembers (32)
+
+
+def read_many_keys(row):
+    total = 0
+    for weight, key in enumerate(MANY_KEYS, start=1):  # the same key objects row after row
+        total += weight * row[key]
+    fresh = "k" + str(int(row["k0"]) % len(MANY_KEYS))  # an equal key, a new object every row
+    return total * 100 + row[fresh]
+
+
+@pytest.mark.parametrize("in_process", [True, False], ids=["in process", "workers"])
+def test_rows_read_by_more_keys_than_are_remembered_read_the_right_columns(in_process):
+    """Subscript keys are remembered by address in a small table; a key that takes another's place,
+    and a new key object equal to a remembered one, still read their own column."""
+    rows = 300
+    df = pd.DataFrame({key: [1000 * i + r for r in range(rows)] for i, key in enumerate(MANY_KEYS)})
+    options = {"in_process": True} if in_process else {"in_process": False, "workers": 2, "chunk_rows": 40}
+    result = rowpool.apply(df, read_many_keys, **options)
+    pd.testing.assert_series_equal(result, df.apply(read_many_keys, axis=1))

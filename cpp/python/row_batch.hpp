@@ -22,6 +22,19 @@ struct CachedKey {
   Py_ssize_t column = -1;
 };
 
+// Subscript keys seen, placed by a multiplicative hash of the address (the low bits of an address
+// say little: small str objects sit 64 bytes apart, so `address % slots` would leave most slots
+// unused) and probed linearly over `kKeyProbes` slots; when those are taken, the key replaces the
+// one in its first slot.
+inline constexpr std::size_t kKeySlotBits = 5;
+inline constexpr std::size_t kKeyProbes = 4;
+using KeyCache = std::array<CachedKey, std::size_t{1} << kKeySlotBits>;
+
+inline std::size_t key_slot(const PyObject* key) {
+  const auto address = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(key));
+  return static_cast<std::size_t>((address * 0x9E3779B97F4A7C15ull) >> (64 - kKeySlotBits));
+}
+
 // The source is a Python object (rowpool._rows.RowSource) that knows the pandas side: column names,
 // the per-row values of a column, the row labels, and how to build a genuine Series for a row.
 struct RowBatchData {
@@ -33,7 +46,7 @@ struct RowBatchData {
                              // or a ScalarColumn boxing them on read
   std::vector<const ScalarColumn*> boxed;  // per column, the ScalarColumn `columns` holds, or null
   Py_ssize_t rows = 0;
-  std::array<CachedKey, 32> keys{};  // subscript keys seen, placed by address
+  KeyCache keys{};  // subscript keys seen (see KeyCache)
 };
 
 struct RowBatch {
@@ -73,11 +86,20 @@ inline Py_ssize_t find(PyObject* table, PyObject* key) {
 
 // Position of subscript `key` in the batch's lookup (see `find`), remembered for str keys.
 inline Py_ssize_t find_subscript(RowBatch* batch, PyObject* key) {
-  RowBatchData& data = batch->data;
-  CachedKey& cached = data.keys[(reinterpret_cast<std::uintptr_t>(key) >> 4) % data.keys.size()];
-  if (cached.key.ptr() == key) return cached.column;
-  const Py_ssize_t column = find(data.lookup.ptr(), key);
-  if (column >= -1 && PyUnicode_CheckExact(key)) cached = CachedKey{nanobind::borrow(key), column};
+  KeyCache& keys = batch->data.keys;
+  const std::size_t home = key_slot(key);
+  CachedKey* free_slot = nullptr;
+  for (std::size_t probe = 0; probe < kKeyProbes; ++probe) {
+    CachedKey& slot = keys[(home + probe) % keys.size()];
+    if (slot.key.ptr() == key) return slot.column;
+    if (!slot.key.is_valid()) {
+      free_slot = &slot;
+      break;
+    }
+  }
+  const Py_ssize_t column = find(batch->data.lookup.ptr(), key);
+  if (column >= -1 && PyUnicode_CheckExact(key))
+    *(free_slot != nullptr ? free_slot : &keys[home]) = CachedKey{nanobind::borrow(key), column};
   return column;
 }
 
