@@ -128,3 +128,23 @@ def test_rows_read_by_more_keys_than_are_remembered_read_the_right_columns(in_pr
     options = {"in_process": True} if in_process else {"in_process": False, "workers": 2, "chunk_rows": 40}
     result = rowpool.apply(df, read_many_keys, **options)
     pd.testing.assert_series_equal(result, df.apply(read_many_keys, axis=1))
+
+
+def text_and_length(row):
+    text = row["s"]
+    return None if not isinstance(text, str) else f"{text}|{len(text)}"
+
+
+@pytest.mark.parametrize("in_process", [True, False], ids=["in process", "workers"])
+def test_repeated_strings_read_as_their_own_values(in_process):
+    """A str column's short values are remembered by a hash of their bytes and handed out again
+    when equal bytes come back: values of one length that share a slot, empty, long (not
+    remembered), non-ASCII and missing ones still read as themselves."""
+    distinct = [f"{i:03d}" for i in range(100)] + ["", "é", "naïve", "x" * 65, "y" * 64, "日本語"]
+    values = [distinct[(7 * r) % len(distinct)] for r in range(1200)]
+    values[5] = values[600] = None
+    df = pd.DataFrame({"s": pd.Series(values, dtype="str"), "n": range(1200)})
+    options = {"in_process": True} if in_process else {"in_process": False, "workers": 2, "chunk_rows": 150}
+    result = rowpool.apply(df, text_and_length, **options)
+    pd.testing.assert_series_equal(result, df.apply(text_and_length, axis=1))
+    assert result.iloc[3] == f"{distinct[21]}|3"

@@ -1,5 +1,7 @@
 #include "python/scalar_column.hpp"
 
+#include <cstring>
+
 namespace nb = nanobind;
 
 namespace rowpool::python {
@@ -11,6 +13,16 @@ PyObject* boxed_as(PyTypeObject* type, double value) {
   PyObject* boxed = type->tp_alloc(type, 0);
   if (boxed != nullptr) reinterpret_cast<PyFloatObject*>(boxed)->ob_fval = value;
   return boxed;
+}
+
+// Strings longer than this are decoded on every read: they rarely repeat, and comparing them costs
+// what decoding them does.
+constexpr std::int64_t kMaxRememberedTextBytes = 64;
+
+std::size_t text_hash(const unsigned char* bytes, std::int64_t size) {
+  std::uint32_t hash = 2166136261u;  // FNV-1a
+  for (std::int64_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * 16777619u;
+  return hash;
 }
 
 }  // namespace
@@ -110,8 +122,22 @@ PyObject* ScalarColumn::utf8_at(std::size_t row) const {
                  static_cast<long long>(begin), static_cast<long long>(end), row);
     return nullptr;
   }
-  const char* data = reinterpret_cast<const char*>(buffer_.data());
-  return PyUnicode_DecodeUTF8(data + begin, end - begin, "strict");
+  return decoded_text(reinterpret_cast<const char*>(buffer_.data()), begin, end);
+}
+
+// bytes[begin:end] as str: the one decoded last from equal bytes, if still remembered.
+PyObject* ScalarColumn::decoded_text(const char* bytes, std::int64_t begin,
+                                     std::int64_t end) const {
+  const std::int64_t size = end - begin;
+  if (size > kMaxRememberedTextBytes) return PyUnicode_DecodeUTF8(bytes + begin, size, "strict");
+  const auto* own = reinterpret_cast<const unsigned char*>(bytes + begin);
+  DecodedText& slot = decoded_[text_hash(own, size) % decoded_.size()];
+  if (slot.text.is_valid() && slot.end - slot.begin == size &&
+      std::memcmp(bytes + slot.begin, own, static_cast<std::size_t>(size)) == 0)
+    return Py_NewRef(slot.text.ptr());
+  PyObject* text = PyUnicode_DecodeUTF8(bytes + begin, size, "strict");
+  if (text != nullptr) slot = DecodedText{nb::borrow(text), begin, end};
+  return text;
 }
 
 nb::list ScalarColumn::values() const {

@@ -11,6 +11,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -47,6 +48,7 @@ class ScalarColumn {
   PyObject* cell_at(std::size_t row) const;
   PyObject* utf8_at(std::size_t row) const;
   PyObject* boxed_float(double value) const;
+  PyObject* decoded_text(const char* bytes, std::int64_t begin, std::int64_t end) const;
 
   std::size_t rows_ = 0;
   nanobind::object missing_;
@@ -60,6 +62,15 @@ class ScalarColumn {
   mutable nanobind::object spare_;
   Offsets offsets_;  // utf8 only
   Bytes valid_;      // utf8 only
+  // utf8: short strings decoded lately, placed by a hash of their bytes, with where those bytes
+  // are: a column of few distinct values (labels, codes, flags stored as str) hands out the same
+  // str objects (immutable) instead of decoding and allocating one per read.
+  struct DecodedText {
+    nanobind::object text;
+    std::int64_t begin = 0;
+    std::int64_t end = 0;
+  };
+  mutable std::array<DecodedText, 16> decoded_{};
 };
 
 }  // namespace rowpool::python
