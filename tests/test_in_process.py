@@ -112,7 +112,13 @@ def test_job_too_long_for_the_budget_hands_the_rest_to_workers(tmp_path, monkeyp
     pids = [int(pid) for _, pid in calls]
     here = pids.count(os.getpid())
     assert 0 < here < len(df)  # started here, finished in workers
-    assert pids[:here] == [os.getpid()] * here  # the first rows, then none here
+    assert pids[0] == os.getpid()  # the first rows price the job here
+
+
+@pytest.fixture
+def without_bridge(monkeypatch):
+    """Only ``LocalRun``'s own choice: no rows run here while the workers start."""
+    monkeypatch.setattr(_local.LocalRun, "can_bridge", lambda self: False)
 
 
 def spin(seconds):
@@ -136,7 +142,7 @@ def test_a_remainder_cheaper_than_a_start_finishes_here_after_a_slow_row(monkeyp
     assert (pids == os.getpid()).all()
 
 
-def test_rows_growing_costlier_past_the_budget_go_to_workers(monkeypatch):
+def test_rows_growing_costlier_past_the_budget_go_to_workers(monkeypatch, without_bridge):
     # Cheap rows project the job within the budget, then every row costs 2 ms: priced at the
     # recent pieces' rate, the rows left go to workers instead of running here one by one.
     # (A start of 0.05 s: with 2 workers the budget is twice that.)
@@ -152,7 +158,7 @@ def test_rows_growing_costlier_past_the_budget_go_to_workers(monkeypatch):
     assert 100 <= here <= 350  # 500 rows x 2 ms are 10 budgets: most of them ran in workers
 
 
-def test_first_rows_cost_projects_a_long_job_to_workers_early(monkeypatch):
+def test_first_rows_cost_projects_a_long_job_to_workers_early(without_bridge):
     df = frame(400)
 
     def slow(row):

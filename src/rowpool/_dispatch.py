@@ -8,6 +8,8 @@ Each worker holds at most ``PREFETCH`` chunks, so it never waits for the next on
 the bytes in flight (dispatch pauses while it is full). The wait sleeps in the C++ Supervisor with
 the GIL released and wakes on a result, on a worker's death, on a chunk's deadline, or on Ctrl-C.
 
+Until the first worker of a cold pool starts, the calling process runs rows too (``bridge_piece``).
+
 A row job's chunks carry only the columns its rows read, once workers reported them; a row
 reading a column its chunk lacks asks for it (FETCH), answered at once (see ``_projection``).
 
@@ -24,6 +26,7 @@ import pickle
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import _core, _protocol, _task_block
 from ._limits import Limits
@@ -37,6 +40,9 @@ from ._spec import JobSpec, Options
 from ._task_block import RESULT_BYTES_PER_ROW, BlockPlan, Task
 from ._watch import MemoryWatch
 from .errors import BudgetExceeded, EngineError, QueueClosed
+
+if TYPE_CHECKING:
+    from ._local import LocalRun
 
 PREFETCH = 2
 TARGET_CHUNK_SECONDS = 0.25
@@ -72,10 +78,13 @@ class Dispatcher(Limits):
         *,
         first_row: int = 0,
         read: ColumnReads | None = None,
+        bridge: LocalRun | None = None,
     ):
         """``first_row``: rows before it are already done (in the calling process, see _local);
-        ``read``: the columns those rows read (None: no row ran there)."""
+        ``read``: the columns those rows read (None: no row ran there); ``bridge``: runs rows in
+        the calling process while no worker has started the job (see ``bridge_piece``)."""
         self.pool = pool
+        self.bridge = bridge
         self.first_row = first_row
         self.first_started: float | None = None  # when a worker started the job's first chunk
         self.source = source
@@ -120,8 +129,9 @@ class Dispatcher(Limits):
             self.dispatch()
             if not self.inflight:
                 break
-            event = self.pool.wait(self.wait_ms())
-            if event is None:
+            if self.bridge is not None and self.first_started is None and self.bridge_piece():
+                self.handle_ready()
+            elif (event := self.pool.wait(self.wait_ms())) is None:
                 self.enforce_deadlines()
             else:
                 self.handle(event)
@@ -239,6 +249,29 @@ class Dispatcher(Limits):
             self.handle_ready()
             if worker in self.workers:
                 self.worker_ended(worker, self.pool.retire(worker, 0), Event.CRASHED)
+
+    def bridge_piece(self) -> bool:
+        """While the workers of a cold pool start (no STARTED yet), the calling process runs the
+        next rows itself, in short pieces (``LocalRun.bridge_end``), and looks for the workers'
+        messages after each: cores that would wait for the workers' imports run rows instead, and
+        the first worker to start waits at most one piece for its next chunk. False (and no more
+        pieces) when no rows are left to hand out or the next piece would be too long."""
+        assert self.bridge is not None
+        rows = self.next_range()
+        end = None if rows is None else self.bridge.bridge_end(rows.begin, rows.end)
+        if rows is None or end is None:
+            if rows is not None:
+                self.pending.appendleft(rows)
+            self.bridge = None
+            return False
+        if end < rows.end:
+            self.pending.appendleft(rows._replace(begin=end))
+        results, seconds = self.bridge.run_range(rows.begin, end)
+        self.scheduler.record(end - rows.begin, seconds)
+        self.outcomes.add(rows.begin, end, results)
+        if self.bridge.reads is not None and self.columns.learned(self.bridge.reads):
+            self.scheduler.max_rows = self.max_chunk_rows()
+        return True
 
     # -- events -----------------------------------------------------------------------------------
     def handle(self, event) -> None:

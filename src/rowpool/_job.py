@@ -1,7 +1,8 @@
 """A job, prepared before any worker starts, and its run.
 
     Job(source, spec, sink, options) ──run──► LocalRun (first rows, in this process, while it pays)
-                                        └───► Dispatcher on a WorkerPool (the rest)
+                                        └───► Dispatcher on a WorkerPool (the rest; while a cold
+                                              pool's workers start, LocalRun runs more rows here)
                      both ──ChunkResults──► Collector ──row order──► Sink ──finish──► the result
 
 Preparing a job (``rowpool._pandas.calls`` for DataFrames) checks the arguments, builds its
@@ -59,7 +60,8 @@ class Job:
             if not local.done:
                 created = time.monotonic()
                 with _pool_for(pool, size) as active:
-                    first_started = self._run_on(active, collector, local)
+                    bridge = local if pool is None and not warm and local.can_bridge() else None
+                    first_started = self._run_on(active, collector, local, bridge)
                 if pool is None and first_started is not None:
                     record_start(first_started - created, warm=warm)
         finally:
@@ -67,8 +69,11 @@ class Job:
                 bar.close()
         return collector.finish()
 
-    def _run_on(self, pool: WorkerPool, collector: Collector, local: LocalRun) -> float | None:
-        """Runs the rows ``local`` left on ``pool``'s workers; returns when the first started."""
+    def _run_on(
+        self, pool: WorkerPool, collector: Collector, local: LocalRun, bridge: LocalRun | None
+    ) -> float | None:
+        """Runs the rows ``local`` left on ``pool``'s workers (``bridge``: and more of them here
+        while the workers start); returns when the first started."""
         with pool.running_job():
             dispatcher = Dispatcher(
                 pool,
@@ -79,6 +84,7 @@ class Job:
                 self.payload,
                 first_row=local.next_row,
                 read=local.reads if local.next_row else None,
+                bridge=bridge,
             )
             if local.next_row:  # the rows run here size the workers' first chunks
                 dispatcher.scheduler.record(local.next_row, local.seconds)

@@ -15,6 +15,12 @@ here. Past the budget the rows left are priced at the recent pieces' rate, so ro
 costlier still go to workers. Rows are built from the same Chunk and by the
 same C++ row loop as in a worker, so results, dtypes and failure records are the same.
 
+While a cold default pool's workers start (their imports take a fraction of a second), this
+process goes on running rows in short pieces (``LocalRun.bridge_end``), taken after the chunks
+already handed to the workers, until the first worker starts its first chunk
+(``Dispatcher.bridge_piece``): a start costs the job that much less of its wall. Not with warm
+workers (they take chunks at once), nor for a file's rows (read in order, see ``can_bridge``).
+
 Nothing runs here with ``pool=`` (the caller chose warm workers), ``timeout=`` or
 ``max_worker_memory=`` (only a worker can be stopped), or ``in_process=False``. A row that crashes
 the interpreter (segfault, ``os._exit``) takes the calling process with it; ``in_process=False``
@@ -44,6 +50,7 @@ WARM_START_SECONDS = 0.005  # what a job's first chunk on its warm workers costs
 MEASURED_STARTS = 5  # the budget is the median of this many recent starts
 PROBE_SECONDS = 0.01  # rows run here before their projected cost can send the rest to workers
 PIECE_SECONDS = 0.02  # then pieces this long: the projection is checked again after each
+BRIDGE_SECONDS = 0.08  # while workers start, no piece (a group) projected to cost more runs here
 MAX_GROWTH = 4  # a piece is at most this many times longer (in rows) than the one before
 RECENT_PIECES = 3  # past the budget, the rows left are priced at the median rate of these pieces
 
@@ -128,6 +135,9 @@ class LocalRun:
         self.seconds = 0.0  # spent running rows here
         self.failed = False  # a row failed under errors="raise": no row is left to run
         self.reads: ColumnReads | None = None  # the columns rows run here read (see _projection)
+        self.context: JobContext | None = None  # set once a row may run here
+        self.weights = Weights(source)
+        self.per_unit = 0.0  # what a unit of weight costs here, once a piece ran
 
     @property
     def done(self) -> bool:
@@ -144,8 +154,9 @@ class LocalRun:
             error = InitError(f"init raised in the calling process: {type(exc).__name__}: {exc}")
             error.worker_traceback = _describe(exc)[2]
             raise error from exc
+        self.context = context
         rows = self.source.rows
-        weights = Weights(self.source)
+        weights = self.weights
         total = weights.of(0, rows)
         size = self.fixed_rows or 1
         best_rate = math.inf  # seconds per unit of weight of the fastest piece after the first
@@ -180,6 +191,7 @@ class LocalRun:
             per_unit = best_rate if best_rate < math.inf else self.seconds / max(1, done)
             if self.seconds > self.budget and recent:
                 per_unit = max(per_unit, statistics.median(recent))
+            self.per_unit = per_unit
             probed = self.seconds >= min(PROBE_SECONDS, self.budget)  # warm workers: a short probe
             if probed and per_unit * (total - done) > self.budget:
                 return
@@ -187,6 +199,39 @@ class LocalRun:
                 target = PROBE_SECONDS - self.seconds if self.seconds < PROBE_SECONDS else PIECE_SECONDS
                 fitting = weights.rows_within(end, target / per_unit) if per_unit > 0 else MAX_GROWTH * size
                 size = max(1, min(MAX_GROWTH * size, fitting))
+
+    # -- while a cold pool's workers start (see ``Dispatcher.bridge``) ------------------------------
+    def can_bridge(self) -> bool:
+        """Whether this process may run more of the job's rows while the workers start: rows ran
+        here (so what they cost is known, and none failed) and the source hands out any rows on
+        demand (a file's rows are read in order: ``can_read``, ``local_end``)."""
+        return (
+            self.context is not None
+            and self.per_unit > 0
+            and not self.failed
+            and getattr(self.source, "can_read", None) is None
+            and getattr(self.source, "local_end", None) is None
+        )
+
+    def bridge_end(self, begin: int, end: int) -> int | None:
+        """Where a piece of rows [begin, end) run here while workers start ends: about
+        ``PIECE_SECONDS`` of rows (all of them with ``chunk_rows``, whose batches keep their size);
+        None when the piece would cost more than ``BRIDGE_SECONDS`` (a big group)."""
+        cut = end
+        if not self.fixed_rows:
+            fitting = self.weights.rows_within(begin, PIECE_SECONDS / self.per_unit)
+            cut = begin + max(1, min(end - begin, fitting))
+        return None if self.per_unit * self.weights.of(begin, cut) > BRIDGE_SECONDS else cut
+
+    def run_range(self, begin: int, end: int) -> tuple[ChunkResults, float]:
+        """Runs rows [begin, end) here: their results and the seconds they took (which price the
+        next piece)."""
+        assert self.context is not None  # can_bridge
+        started = time.perf_counter()
+        outcome = self.run_piece(self.context, self.piece(begin, end), end - begin)
+        elapsed = time.perf_counter() - started
+        self.per_unit = max(elapsed, 1e-9) / max(1, self.weights.of(begin, end))
+        return outcome, elapsed
 
     def piece(self, begin: int, end: int):
         """Rows [begin, end) as ``func`` takes them: a Chunk of rows, or a DataFrame for batches."""

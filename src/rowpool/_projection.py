@@ -130,8 +130,12 @@ class ChunkColumns:
         self.projections = 0
         self.current: Projection | None = None
         if read is not None:
-            seen = np.array(sorted(read.seen), dtype=np.int64).tobytes()
-            self.reported(_protocol.READ_ALL if read.every else 0, seen)
+            self.learned(read)
+
+    def learned(self, read: ColumnReads) -> bool:
+        """What rows run in the calling process read, as a worker's report (see ``reported``)."""
+        seen = np.array(sorted(read.seen), dtype=np.int64).tobytes()
+        return self.reported(_protocol.READ_ALL if read.every else 0, seen)
 
     def reported(self, flags: int, payload: bytes) -> bool:
         """A worker's report: RESULT flags and payload (int64 positions of columns read). True when
