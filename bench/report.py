@@ -182,11 +182,25 @@ def _tiny_bar(runs: dict) -> tuple[str, bool] | None:
     return None if ratio is None else (f"{1 / ratio:.2f}x serial's wall (cold)", 1 / ratio <= 1.1)
 
 
+def _efficiency_parts(row: dict, rows: dict[str, dict]) -> str:
+    """Efficiency is busy / CPU ratio: how much of ``workers x wall`` the job's processes used the
+    CPU, and their CPU seconds against serial's for the same rows. Said beside a miss, the two
+    tell idle workers (busy < 1) from CPU seconds that cost more in one run than in the other
+    (the machine's speed drifts by 10% and more between runs on shared cores)."""
+    serial = rows.get("serial", {}).get("cpu_s")
+    if not row.get("cpu_s") or not row.get("wall_s") or not serial:
+        return ""
+    busy = row["cpu_s"] / (row["workers"] * row["wall_s"])
+    return f" (busy {busy:.2f}: CPU s / (workers x wall); CPU s {row['cpu_s'] / serial:.2f}x serial's)"
+
+
 def _efficiency_bar(scenario: str, floor: float) -> Callable[[dict], tuple[str, bool] | None]:
     def check(runs: dict) -> tuple[str, bool] | None:
         row = _rowpool(runs, scenario)
         eff = efficiency("rowpool", row, runs[scenario]) if row else None
-        return None if eff is None else (f"efficiency {eff:.2f}", eff >= floor)
+        if eff is None:
+            return None
+        return f"efficiency {eff:.2f}{_efficiency_parts(row, runs[scenario])}", eff >= floor
 
     return check
 
