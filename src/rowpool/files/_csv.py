@@ -7,6 +7,12 @@ row on. The pass widens such columns (int to float, anything else to string) unt
 converts, counts the rows (for the progress bar) and finds every bad input before a worker starts:
 a ragged row, bytes that are not UTF-8, a header without rows. Quoted fields may hold commas and
 newlines.
+
+Read as ``pandas.read_csv`` reads with its defaults: the fields pandas takes for missing values
+(``NA_VALUES``, also in string columns, quoted or not) are missing; only ``True``/``False`` (in
+three spellings) are bools; dates and times stay strings (pandas parses none unless asked); a
+column with no value is float64; an empty header is ``"Unnamed: {i}"`` and a repeated one
+``"name.1"``, ``"name.2"``... (``pandas_names``).
 """
 
 from __future__ import annotations
@@ -21,11 +27,21 @@ from ..errors import InputError
 from ._sources import file_identity, rebatch, skip_rows
 
 BLOCK_BYTES = 4 << 20
+TRUE_VALUES = ["True", "TRUE", "true"]  # pandas.read_csv's bools (pyarrow's also take 1 and 0)
+FALSE_VALUES = ["False", "FALSE", "false"]
+# The fields pandas.read_csv reads as missing by default (its documented ``na_values``).
+NA_VALUES = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+]  # fmt: skip
 CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'")
 RAGGED_ROW = re.compile(r"Row #(\d+): Expected (\d+) columns, got (\d+)")
 
 
 def _widened(type_name: str, value: str) -> pa.DataType:
+    """The type a column inferred as ``type_name`` from its first block takes for ``value``."""
+    if type_name == "null":  # no value in the first block: the next one may be a number
+        return pa.int64()
     if type_name.startswith(("int", "uint")):
         try:
             float(value)
@@ -45,6 +61,27 @@ def _first_invalid_utf8(column: pa.Array) -> int:
     return -1
 
 
+def pandas_names(header: list[str]) -> list[str]:
+    """The column names ``pandas.read_csv`` gives ``header``: an empty one is ``"Unnamed: {i}"``;
+    a name seen before gets the first free ``".{n}"`` suffix (named columns first, then unnamed
+    ones), never one that a column of the header has."""
+    names = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
+    order = [i for i, name in enumerate(header) if name] + [i for i, name in enumerate(header) if not name]
+    taken = set(names)
+    next_suffix: dict[str, int] = {}  # the names given so far, and the suffix each tries next
+    for i in order:
+        name = names[i]
+        if name in next_suffix:
+            suffix = next_suffix[name]
+            while f"{name}.{suffix}" in taken or f"{name}.{suffix}" in next_suffix:
+                suffix += 1
+            next_suffix[name] = suffix + 1
+            name = f"{name}.{suffix}"
+        next_suffix.setdefault(name, 1)
+        names[i] = name
+    return names
+
+
 class CsvSource:
     """A CSV file, its column types fixed by a full pass when it is opened (see the module)."""
 
@@ -53,19 +90,39 @@ class CsvSource:
             raise FileNotFoundError(2, f"no such CSV file: {path}", path)
         self.path = self.name = path
         self.column_types: dict[str, pa.DataType] = {}
-        self.null_columns: set[str] = set()  # columns with an empty field (see _nulls)
+        self.null_columns: set[str] = set()  # columns with a missing field (see _nulls)
+        self.missing_as_nan = True  # as read_csv holds them in object columns (see _windows)
+        self.names: list[str] | None = None  # pandas' names, when they are not the header's
+        self.names = self._pandas_names()
         self.schema, self.rows = self._scan()
         self.result_kind = "pandas"
 
     def _open(self, include: list[str] | None = None, use_threads: bool = True):
         import pyarrow.csv as csv
 
+        names = {} if self.names is None else {"column_names": self.names, "skip_rows": 1}
         return csv.open_csv(
             self.path,
-            read_options=csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=use_threads),
+            read_options=csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=use_threads, **names),
             parse_options=csv.ParseOptions(newlines_in_values=True),
-            convert_options=csv.ConvertOptions(column_types=self.column_types, include_columns=include),
+            convert_options=csv.ConvertOptions(
+                column_types=self.column_types,
+                include_columns=include,
+                null_values=NA_VALUES,
+                strings_can_be_null=True,
+                true_values=TRUE_VALUES,
+                false_values=FALSE_VALUES,
+            ),
         )
+
+    def _pandas_names(self) -> list[str] | None:
+        """pandas' names of the columns, when they differ from the header's (see the module)."""
+        try:
+            header = self._open().schema.names
+        except (pa.ArrowInvalid, OSError):
+            return None  # the scan reports what is wrong with the file
+        names = pandas_names(header)
+        return None if names == header else names
 
     def _scan(self) -> tuple[pa.Schema, int]:
         """Reads the file through until every column converts; returns its schema and row count."""
@@ -73,6 +130,8 @@ class CsvSource:
             reader = None
             try:
                 reader = self._open()
+                if self._strings_for_temporal(reader.schema):
+                    continue
                 rows = 0
                 for batch in reader:
                     self._check_utf8(batch, rows)
@@ -88,7 +147,22 @@ class CsvSource:
                 raise InputError(f"{self.path} cannot be read: {error}", path=self.path) from error
             if rows == 0:
                 raise InputError(f"{self.path} has a header but no rows", path=self.path, row=0)
-            return reader.schema, rows
+            return self._floats_for_empty(reader.schema), rows
+
+    def _strings_for_temporal(self, schema: pa.Schema) -> bool:
+        """Reads the columns inferred as dates or times as strings; whether there were any."""
+        inferred = [f for f in schema if f.name not in self.column_types]
+        temporal = [f.name for f in inferred if pa.types.is_temporal(f.type)]
+        self.column_types.update((name, pa.large_string()) for name in temporal)
+        return bool(temporal)
+
+    def _floats_for_empty(self, schema: pa.Schema) -> pa.Schema:
+        """``schema``, its columns without any value typed float64, as pandas types them."""
+        for i, field in enumerate(schema):
+            if pa.types.is_null(field.type):
+                self.column_types[field.name] = pa.float64()
+                schema = schema.set(i, field.with_type(pa.float64()))
+        return schema
 
     def _widen(self, message: str, schema: pa.Schema) -> bool:
         """Widens the column a conversion error names; False when it cannot be widened further."""

@@ -18,6 +18,7 @@ from collections.abc import Generator, Iterator
 from functools import partial
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from ._nulls import columns_with_nulls
@@ -87,6 +88,9 @@ class ArrowWindows:
         ints = {n for n in nulls if pa.types.is_integer(source.schema.field(n).type)}
         self.as_float = [n for n in self.frame_names if n in ints]  # as pandas: float64 with NaN
         self.as_object = [n for n in self.frame_names if n in nulls and n not in ints]  # bools with None
+        # pandas.read_csv holds the missing values of object columns as NaN (read_parquet: None)
+        csv_nulls: set[str] = source.null_columns if getattr(source, "missing_as_nan", False) else set()
+        self.missing_as_nan = [n for n in self.frame_names if n in csv_nulls]
         guess = row_bytes_guess(source.schema)
         # Batches of half a window: windows come out at 1 to 1.5 times window_bytes, and the
         # readers' per-batch costs (high for wide files) are paid a few times per window.
@@ -118,6 +122,10 @@ class ArrowWindows:
         frame = (table if selected else self._func_table(table)).to_pandas()
         for column in self.as_object:
             frame[column] = frame[column].astype(object)
+        for column in self.missing_as_nan:
+            values = frame[column]
+            if values.dtype == object:
+                frame[column] = values.where(values.notna(), np.nan)
         if not self.index_columns:
             frame.index = self.index(begin, len(frame))
         return frame
