@@ -55,8 +55,8 @@ def test_run_writes_the_output_and_one_summary_line(workspace):
     assert done.returncode == 0, done.stderr
     line = done.stdout.strip()
     assert re.fullmatch(
-        r"rowpool: 5,000 rows in [\d.]+ s, [\d,]+ rows/s, peak memory [\d,]+ MiB \(PSS of \d+ processes\), "
-        r"0 failures -> .*out\.parquet",
+        r"rowpool: 5,000 rows in [\d.]+ s, [\d,]+ rows/s, peak memory [\d,]+ MiB "
+        r"\(PSS of (1 process|\d+ processes)\), 0 failures -> .*out\.parquet",
         line,
     ), line
     written = pd.read_parquet(workspace / "out.parquet")
@@ -99,11 +99,19 @@ def test_collected_failures_go_beside_the_output_and_set_the_exit_status(workspa
 def test_an_existing_output_needs_overwrite_or_resume(workspace):
     (workspace / "out.parquet").write_bytes(b"precious")
     done = rowpool_cli(workspace, "in.parquet", "jobs:score", "-o", "out.parquet")
-    assert done.returncode == 1 and "overwrite" in done.stderr
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"rowpool: output {workspace / 'out.parquet'} exists; pass --overwrite")
+    assert "--resume" in done.stderr and "Errno" not in done.stderr
     assert (workspace / "out.parquet").read_bytes() == b"precious"
     assert (
         rowpool_cli(workspace, "in.parquet", "jobs:score", "-o", "out.parquet", "--overwrite").returncode == 0
     )
+
+
+def test_a_missing_input_is_named_without_errno_noise(workspace):
+    done = rowpool_cli(workspace, "missing.parquet", "jobs:score", "-o", "out.parquet")
+    assert done.returncode == 1
+    assert done.stderr == "rowpool: no such file: missing.parquet\n"
 
 
 @pytest.mark.parametrize("function", ["jobs:nothing", "nomodule:score", "score"])

@@ -44,6 +44,19 @@ def test_rows_are_read_csv_rows(tmp_path, name):
     pd.testing.assert_series_equal(rowpool.apply(str(path), fields, workers=1, progress=False), expected)
 
 
+@pytest.mark.parametrize("suffix", [".tsv", ".tsv.gz"])
+def test_tab_separated_files_are_split_at_tabs(tmp_path, suffix):
+    path = tmp_path / f"in{suffix}"
+    text = "a\tb, c\n1\t2,5\n3\tx\n"
+    if suffix.endswith(".gz"):
+        with gzip.open(path, "wt") as f:
+            f.write(text)
+    else:
+        path.write_text(text)
+    expected = pd.read_csv(path, sep="\t").apply(fields, axis=1)
+    pd.testing.assert_series_equal(rowpool.apply(str(path), fields, workers=1, progress=False), expected)
+
+
 def test_gzip_and_a_column_empty_in_the_first_block_then_numbers(tmp_path):
     """pyarrow infers types from the first block (4 MB): a column empty there is typed by the rest,
     as pandas types it (float64: numbers with missing values)."""

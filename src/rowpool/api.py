@@ -121,8 +121,8 @@ def apply(
     of shipped with every job inside ``func``. If it raises, :class:`rowpool.InitError`.
 
     Data larger than memory (see ``rowpool.files``): ``df`` may also be the path of a Parquet,
-    CSV (also .gz) or Arrow IPC file, a directory or glob of Parquet files, a pyarrow Table,
-    RecordBatchReader or Dataset, or a polars DataFrame; it is read in windows within
+    CSV (also .gz; .tsv tab-separated) or Arrow IPC file, a directory or glob of Parquet files, a
+    pyarrow Table, RecordBatchReader or Dataset, or a polars DataFrame; it is read in windows within
     ``max_memory`` (bytes or ``"1GB"``), only ``columns`` when given. The result mirrors the input
     (Arrow in, Arrow out; polars in, polars out; files give pandas). With ``output=`` (a .parquet,
     .csv, .csv.gz, .arrow or .feather path) the results go to that file in input order, the

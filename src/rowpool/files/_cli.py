@@ -88,14 +88,40 @@ def load_function(spec: str):
     return func
 
 
+def _counted(number: int, noun: str, plural: str) -> str:
+    return f"{number:,} {noun if number == 1 else plural}"
+
+
 def summary_line(summary, wall: float, peak_bytes: int, processes: int) -> str:
     rows = summary.rows - summary.resumed_rows
     resumed = f" (+{summary.resumed_rows:,} resumed)" if summary.resumed_rows else ""
     return (
         f"rowpool: {rows:,} rows{resumed} in {wall:.2f} s, {rows / wall if wall > 0 else 0:,.0f} rows/s, "
-        f"peak memory {peak_bytes / 2**20:,.0f} MiB (PSS of {processes} processes), "
-        f"{summary.failures:,} failures -> {summary.path}"
+        f"peak memory {peak_bytes / 2**20:,.0f} MiB (PSS of {_counted(processes, 'process', 'processes')}), "
+        f"{_counted(summary.failures, 'failure', 'failures')} -> {summary.path}"
     )
+
+
+# The library's errors name its keyword arguments; the command's user knows its flags.
+FLAGS = {"overwrite=True": "--overwrite", "resume=True": "--resume"}
+
+
+def describe_error(error: Exception) -> str:
+    """``error`` as the command reports it: the message of rowpool's and the OS's errors (without
+    the errno), the type and message of others; keyword arguments as the command's flags."""
+    from rowpool.errors import RowpoolError
+
+    if isinstance(error, OSError) and error.strerror:
+        filename = error.filename
+        named = filename is None or str(filename) in error.strerror
+        described = error.strerror if named else f"{error.strerror}: {filename}"
+    elif isinstance(error, (RowpoolError, OSError)):
+        described = str(error)
+    else:
+        described = f"{type(error).__name__}: {error}"
+    for keyword, flag in FLAGS.items():
+        described = described.replace(keyword, flag)
+    return described
 
 
 def run_command(options) -> int:
@@ -122,12 +148,7 @@ def run_command(options) -> int:
         print("rowpool: interrupted; committed rows are kept, --resume continues", file=sys.stderr)
         return 130
     except Exception as error:
-        from rowpool.errors import RowpoolError
-
-        described = (
-            str(error) if isinstance(error, (RowpoolError, OSError)) else f"{type(error).__name__}: {error}"
-        )
-        print(f"rowpool: {described}", file=sys.stderr)
+        print(f"rowpool: {describe_error(error)}", file=sys.stderr)
         if os.path.isdir(options.output + ".rowpool-resume"):
             print(
                 "rowpool: the rows committed so far are kept; --resume continues from there", file=sys.stderr

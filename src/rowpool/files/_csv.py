@@ -1,4 +1,5 @@
-"""CSV sources (also gzip-compressed: ``.csv.gz``), read with pyarrow's streaming reader.
+"""CSV sources (also gzip-compressed: ``.csv.gz``; tab-separated: ``.tsv``, ``.tsv.gz``), read with
+pyarrow's streaming reader.
 
 Opening a CSV reads it once from end to end before any row runs (a parse, no conversion to pandas):
 pyarrow infers column types from the first block only, while ``pandas.read_csv`` sees every value,
@@ -82,6 +83,9 @@ def pandas_names(header: list[str]) -> list[str]:
     return names
 
 
+TAB_SEPARATED_SUFFIXES = (".tsv", ".tsv.gz")
+
+
 class CsvSource:
     """A CSV file, its column types fixed by a full pass when it is opened (see the module)."""
 
@@ -89,6 +93,7 @@ class CsvSource:
         if not os.path.exists(path):
             raise FileNotFoundError(2, f"no such CSV file: {path}", path)
         self.path = self.name = path
+        self.delimiter = "\t" if path.lower().endswith(TAB_SEPARATED_SUFFIXES) else ","
         self.column_types: dict[str, pa.DataType] = {}
         self.null_columns: set[str] = set()  # columns with a missing field (see _nulls)
         self.missing_as_nan = True  # as read_csv holds them in object columns (see _windows)
@@ -104,7 +109,7 @@ class CsvSource:
         return csv.open_csv(
             self.path,
             read_options=csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=use_threads, **names),
-            parse_options=csv.ParseOptions(newlines_in_values=True),
+            parse_options=csv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True),
             convert_options=csv.ConvertOptions(
                 column_types=self.column_types,
                 include_columns=include,
