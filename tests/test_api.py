@@ -428,6 +428,11 @@ def test_df_must_be_a_dataframe(df):
         rowpool.map_batches(df, lambda c: 1, workers=1)
 
 
+def test_a_series_is_pointed_to_map():
+    with pytest.raises(TypeError, match=r"not Series \(rowpool.map\(series, func\) maps"):
+        rowpool.apply(DF["a"], lambda r: 1, workers=1)
+
+
 @pytest.mark.parametrize("func", [None, 3, "len", [len]])
 def test_func_must_be_callable(func):
     if not isinstance(func, (str, list)):  # apply takes pandas' string and list funcs too

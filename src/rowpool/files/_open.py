@@ -101,10 +101,11 @@ def open_source(source, columns: list[str] | None, keep: list[str], window_bytes
         )
     opened = _arrow_source(source)
     if opened is None:
+        series = " (rowpool.map(series, func) maps a Series' values)" if isinstance(source, pd.Series) else ""
         raise TypeError(
             "df must be a pandas or polars DataFrame, a pyarrow Table, RecordBatch, "
             "RecordBatchReader or Dataset, or the path of a Parquet, CSV or Arrow IPC file "
-            f"(or a directory or glob of Parquet files), not {type(source).__name__}"
+            f"(or a directory or glob of Parquet files), not {type(source).__name__}{series}"
         )
     arrow_source, paths = opened
     func_names = list(arrow_source.schema.names) if columns is None else list(columns)
