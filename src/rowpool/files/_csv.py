@@ -4,10 +4,10 @@ pyarrow's streaming reader.
 Opening a CSV reads it once from end to end before any row runs (a parse, no conversion to pandas):
 pyarrow infers column types from the first block only, while ``pandas.read_csv`` sees every value,
 so a column of ints that holds ``1.5`` a million rows later must be read as float from its first
-row on. The pass widens such columns (int to float, anything else to string) until the whole file
-converts, counts the rows (for the progress bar) and finds every bad input before a worker starts:
-a ragged row, bytes that are not UTF-8, a header without rows. Quoted fields may hold commas and
-newlines.
+row on. The pass widens such columns (empty so far to int, int to float, anything else to string)
+until the whole file converts, counts the rows (for the progress bar) and finds every bad input
+before a worker starts: a ragged row, bytes that are not UTF-8, a header without rows. Quoted
+fields may hold commas and newlines.
 
 Read as ``pandas.read_csv`` reads with its defaults: the fields pandas takes for missing values
 (``NA_VALUES``, also in string columns, quoted or not) are missing; only ``True``/``False`` (in
@@ -28,6 +28,7 @@ from ..errors import InputError
 from ._sources import file_identity, rebatch, skip_rows
 
 BLOCK_BYTES = 4 << 20
+TAB_SEPARATED_SUFFIXES = (".tsv", ".tsv.gz")
 TRUE_VALUES = ["True", "TRUE", "true"]  # pandas.read_csv's bools (pyarrow's also take 1 and 0)
 FALSE_VALUES = ["False", "FALSE", "false"]
 # The fields pandas.read_csv reads as missing by default (its documented ``na_values``).
@@ -81,9 +82,6 @@ def pandas_names(header: list[str]) -> list[str]:
         next_suffix.setdefault(name, 1)
         names[i] = name
     return names
-
-
-TAB_SEPARATED_SUFFIXES = (".tsv", ".tsv.gz")
 
 
 class CsvSource:
