@@ -93,10 +93,9 @@ class CsvSource:
         self.path = self.name = path
         self.delimiter = "\t" if path.lower().endswith(TAB_SEPARATED_SUFFIXES) else ","
         self.column_types: dict[str, pa.DataType] = {}
-        self.null_columns: set[str] = set()  # columns with a missing field (see _nulls)
-        self.missing_as_nan = True  # as read_csv holds them in object columns (see _windows)
+        # columns with a missing field (see _nulls; _windows holds them as read_csv does)
+        self.null_columns: set[str] = set()
         self.names: list[str] | None = None  # pandas' names, when they are not the header's
-        self.names = self._pandas_names()
         self.schema, self.rows = self._scan()
         self.result_kind = "pandas"
 
@@ -118,22 +117,13 @@ class CsvSource:
             ),
         )
 
-    def _pandas_names(self) -> list[str] | None:
-        """pandas' names of the columns, when they differ from the header's (see the module)."""
-        try:
-            header = self._open().schema.names
-        except (pa.ArrowInvalid, OSError):
-            return None  # the scan reports what is wrong with the file
-        names = pandas_names(header)
-        return None if names == header else names
-
     def _scan(self) -> tuple[pa.Schema, int]:
         """Reads the file through until every column converts; returns its schema and row count."""
         while True:
             reader = None
             try:
                 reader = self._open()
-                if self._strings_for_temporal(reader.schema):
+                if self._renamed(reader.schema) or self._strings_for_temporal(reader.schema):
                     continue
                 rows = 0
                 for batch in reader:
@@ -151,6 +141,15 @@ class CsvSource:
             if rows == 0:
                 raise InputError(f"{self.path} has a header but no rows", path=self.path, row=0)
             return self._floats_for_empty(reader.schema), rows
+
+    def _renamed(self, schema: pa.Schema) -> bool:
+        """Reads the columns under pandas' names when the header's differ (see the module);
+        whether they did."""
+        names = pandas_names(schema.names)
+        if names == schema.names:
+            return False
+        self.names = names
+        return True
 
     def _strings_for_temporal(self, schema: pa.Schema) -> bool:
         """Reads the columns inferred as dates or times as strings; whether there were any."""

@@ -88,8 +88,9 @@ class ArrowWindows:
         ints = {n for n in nulls if pa.types.is_integer(source.schema.field(n).type)}
         self.as_float = [n for n in self.frame_names if n in ints]  # as pandas: float64 with NaN
         self.as_object = [n for n in self.frame_names if n in nulls and n not in ints]  # bools with None
-        # pandas.read_csv holds the missing values of object columns as NaN (read_parquet: None)
-        csv_nulls: set[str] = source.null_columns if getattr(source, "missing_as_nan", False) else set()
+        # pandas.read_csv holds the missing values of object columns as NaN (read_parquet: None);
+        # only the CSV source counts null_columns (see _nulls)
+        csv_nulls = getattr(source, "null_columns", ())
         self.missing_as_nan = [n for n in self.frame_names if n in csv_nulls]
         guess = row_bytes_guess(source.schema)
         # Batches of half a window: windows come out at 1 to 1.5 times window_bytes, and the
